@@ -1,0 +1,225 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/wxgate/wxgate/wechatsim"
+)
+
+func init() { rootCmd.AddCommand(newMockAPICmd()) }
+
+// mockAPIOptions are the flags of wxgate mockapi.
+type mockAPIOptions struct {
+	addr, appID, secret, originalID string
+	users, quota                    int
+	openWindow                      bool
+	logFormat, logLevel             string
+}
+
+func newMockAPICmd() *cobra.Command {
+	o := &mockAPIOptions{}
+	cmd := &cobra.Command{
+		Use:   "mockapi",
+		Short: "Serve a mock of WeChat's Open API (tokens, customer-service messages, media)",
+		Long: `Serve a mock of https://api.weixin.qq.com for one mini program, so that a
+server (or wxgate itself) can fetch access tokens, send customer-service
+messages, show the typing state and upload media without WeChat.
+
+The mock follows the platform's rules: tokens last 7200 s and a new
+/cgi-bin/token fetch leaves the previous token 5 more minutes; stable_token
+returns one token until its last 5 minutes; custom/send needs an open send
+window (a user message allows 5 messages in 48 h, entering the session 2 in
+1 min) and answers 45015/45047 otherwise; typing lasts 15 s; media last 3
+days. It uses the system clock.
+
+Besides /cgi-bin/..., it serves /_sim/... endpoints to inject faults and read
+back what happened (see "go doc github.com/wxgate/wxgate/wechatsim"):
+  POST /_sim/users                      add a user (body {"openid":"..."} optional)
+  POST /_sim/window                     {"openid":"...","event":"user_message"|"enter_session"}
+  POST /_sim/faults                     {"latency":"200ms","busy_rate":0.1,"revoke_tokens":true,
+                                         "fail_next":{"n":1,"errcode":-1}}
+  GET  /_sim/messages, /_sim/transcript, /_sim/tokens, /_sim/stats, /_sim/typing, /_sim/users
+
+The AppSecret is a fake that only this mock accepts; it is printed at start.
+Access tokens and secrets are never logged. Every flag can also be set with
+an environment variable: WXGATE_ and the flag's name in capitals, dashes as
+underscores (--appid is WXGATE_APPID).`,
+		Example: `  # Start the mock and point your server's API base URL at it:
+  wxgate mockapi --addr 127.0.0.1:9400
+
+  # Use your own (fake) credentials and three users whose send window is open:
+  wxgate mockapi --appid wx0123456789abcdef --secret testsecret --users 3 --open-window
+
+  # Then, from another shell:
+  curl 'http://127.0.0.1:9400/cgi-bin/token?grant_type=client_credential&appid=APPID&secret=SECRET'
+  curl -d '{"openid":"OPENID","event":"user_message"}' http://127.0.0.1:9400/_sim/window
+  curl -d '{"touser":"OPENID","msgtype":"text","text":{"content":"hi"}}' \
+       'http://127.0.0.1:9400/cgi-bin/message/custom/send?access_token=TOKEN'
+  curl 'http://127.0.0.1:9400/_sim/messages?openid=OPENID'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := bindEnv(cmd); err != nil {
+				return err
+			}
+			return runMockAPI(cmd.Context(), cmd.OutOrStdout(), cmd.ErrOrStderr(), o)
+		},
+	}
+	def := wechatsim.DefaultApp()
+	f := cmd.Flags()
+	f.StringVar(&o.addr, "addr", "127.0.0.1:9400", "address to listen on")
+	f.StringVar(&o.appID, "appid", def.AppID, "AppID the mock accepts")
+	f.StringVar(&o.secret, "secret", def.Secret, "AppSecret the mock accepts (a fake; printed at start)")
+	f.StringVar(&o.originalID, "original-id", def.OriginalID, "the mini program's original ID (gh_...)")
+	f.IntVar(&o.users, "users", 1, "number of users (openids) to create at start")
+	f.BoolVar(&o.openWindow, "open-window", false, "open a 48 h / 5 message send window for the users created at start")
+	f.IntVar(&o.quota, "token-quota", wechatsim.DefaultDailyTokenQuota, "daily /cgi-bin/token quota (45009 beyond it)")
+	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return cmd
+}
+
+func runMockAPI(ctx context.Context, stdout, stderr io.Writer, o *mockAPIOptions) error {
+	switch {
+	case o.appID == "":
+		return errors.New("--appid must not be empty")
+	case o.secret == "":
+		return errors.New("--secret must not be empty")
+	case o.users < 0:
+		return errors.New("--users must not be negative")
+	case o.quota <= 0:
+		return errors.New("--token-quota must be positive")
+	}
+	logger, err := newMockLogger(stderr, o.logFormat, o.logLevel)
+	if err != nil {
+		return err
+	}
+	clock := wechatsim.SystemClock{}
+	world := wechatsim.NewWorld(clock)
+	app := wechatsim.App{AppID: o.appID, Secret: o.secret, OriginalID: o.originalID}
+	api := wechatsim.NewOpenAPI(wechatsim.WithWorld(world), wechatsim.WithClock(clock),
+		wechatsim.WithApp(app), wechatsim.WithDailyTokenQuota(o.quota))
+	var openids []string
+	for range o.users {
+		u := world.NewUser()
+		if o.openWindow {
+			world.NoteUserMessage(u.OpenID, clock.Now())
+		}
+		openids = append(openids, u.OpenID)
+	}
+
+	ln, err := net.Listen("tcp", o.addr)
+	if err != nil {
+		return err
+	}
+	base := "http://" + ln.Addr().String()
+	return serveUntilSignal(ctx, logger, ln, logRequests(logger, api), func() {
+		fmt.Fprintf(stdout, "wxgate mockapi: mock WeChat Open API at %s\n", base)
+		fmt.Fprintf(stdout, "  base URL     %s   (use it instead of https://api.weixin.qq.com)\n", base)
+		fmt.Fprintf(stdout, "  AppID        %s\n", app.AppID)
+		fmt.Fprintf(stdout, "  AppSecret    %s   (fake: accepted by this mock only)\n", app.Secret)
+		fmt.Fprintf(stdout, "  Original ID  %s\n", app.OriginalID)
+		for _, id := range openids {
+			fmt.Fprintf(stdout, "  user         %s\n", id)
+		}
+		if len(openids) > 0 && !o.openWindow {
+			fmt.Fprintf(stdout, "  open a user's send window: curl -d '{\"openid\":\"%s\",\"event\":\"user_message\"}' %s/_sim/window\n", openids[0], base)
+		}
+		fmt.Fprintf(stdout, "  token:        curl '%s/cgi-bin/token?grant_type=client_credential&appid=%s&secret=%s'\n",
+			base, url.QueryEscape(app.AppID), url.QueryEscape(app.Secret))
+		logger.Info("wxgate mockapi listening", "addr", ln.Addr().String(), "appid", app.AppID, "users", len(openids))
+	})
+}
+
+// newMockLogger returns a slog logger writing to w.
+func newMockLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %q is not debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch strings.ToLower(format) {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format: %q is not text or json", format)
+}
+
+// secretParams are query parameters whose values never reach a log line.
+var secretParams = map[string]bool{"access_token": true, "secret": true}
+
+// redactQuery returns rawQuery with the values of access_token and secret
+// replaced by "REDACTED". An unparsable query is dropped entirely.
+func redactQuery(rawQuery string) string {
+	if rawQuery == "" {
+		return ""
+	}
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return "(unparsable query omitted)"
+	}
+	for k := range q {
+		if secretParams[strings.ToLower(k)] {
+			for i := range q[k] {
+				q[k][i] = "REDACTED"
+			}
+		}
+	}
+	return q.Encode()
+}
+
+// statusWriter remembers the status code and size of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	size   int
+}
+
+// WriteHeader records the status code and forwards it.
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+// Write records the size and forwards the bytes.
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	n, err := w.ResponseWriter.Write(b)
+	w.size += n
+	return n, err
+}
+
+// logRequests logs one line per request: method, path, redacted query,
+// status, size and duration. Request bodies (which may carry a secret, as
+// stable_token's does) are never logged.
+func logRequests(logger *slog.Logger, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, r)
+		logger.Info("request",
+			"method", r.Method,
+			"path", r.URL.Path,
+			"query", redactQuery(r.URL.RawQuery),
+			"status", sw.status,
+			"bytes", sw.size,
+			"duration", time.Since(start).Round(time.Microsecond).String(),
+		)
+	})
+}

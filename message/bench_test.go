@@ -1,0 +1,55 @@
+package message
+
+import "testing"
+
+var (
+	benchXMLText  = []byte(`<xml><ToUserName><![CDATA[toUser]]></ToUserName><FromUserName><![CDATA[fromUser]]></FromUserName><CreateTime>1482048670</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[this is a test]]></Content><MsgId>1234567890123456</MsgId></xml>`)
+	benchJSONText = []byte(`{"ToUserName":"toUser","FromUserName":"fromUser","CreateTime":1482048670,"MsgType":"text","Content":"this is a test","MsgId":1234567890123456}`)
+	benchXMLEnv   = []byte(`<xml><ToUserName><![CDATA[gh_97417a04a28d]]></ToUserName><Encrypt><![CDATA[+qdx1OKCy+5JPCBFWw70tm0fJGb2Jmeia4FCB7kao+/Q5c/ohsOzQHi8khUOb05JCpj0JB4RvQMkUyus8TPxLKJGQqcvZqzDpVzazhZv6JsXUnnR8XGT740XgXZUXQ7vJVnAG+tE8NUd4yFyjPy7GgiaviNrlCTj+l5kdfMuFUPpRSrfMZuMcp3Fn2Pede2IuQrKEYwKSqFIZoNqJ4M8EajAsjLY2km32IIjdf8YL/P50F7mStwntrA2cPDrM1kb6mOcfBgRtWygb3VIYnSeOBrebufAlr7F9mFUPAJGj04=]]></Encrypt></xml>`)
+	benchJSONEnv  = []byte(`{"ToUserName":"gh_97417a04a28d","Encrypt":"+qdx1OKCy+5JPCBFWw70tm0fJGb2Jmeia4FCB7kao+/Q5c/ohsOzQHi8khUOb05JCpj0JB4RvQMkUyus8TPxLKJGQqcvZqzDpVzazhZv6JsXUnnR8XGT740XgXZUXQ7vJVnAG+tE8NUd4yFyjPy7GgiaviNrlCTj+l5kdfMuFUPpRSrfMZuMcp3Fn2Pede2IuQrKEYwKSqFIZoNqJ4M8EajAsjLY2km32IIjdf8YL/P50F7mStwntrA2cPDrM1kb6mOcfBgRtWygb3VIYnSeOBrebufAlr7F9mFUPAJGj04="}`)
+)
+
+func benchDecode(b *testing.B, body []byte, f Format) {
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := Decode(body, f); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDecodeXMLText(b *testing.B)  { benchDecode(b, benchXMLText, FormatXML) }
+func BenchmarkDecodeJSONText(b *testing.B) { benchDecode(b, benchJSONText, FormatJSON) }
+
+func benchExtract(b *testing.B, body []byte, f Format) {
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, ok, err := ExtractEncrypt(body, f); !ok || err != nil {
+			b.Fatal(ok, err)
+		}
+	}
+}
+
+func BenchmarkExtractEncryptXML(b *testing.B)  { benchExtract(b, benchXMLEnv, FormatXML) }
+func BenchmarkExtractEncryptJSON(b *testing.B) { benchExtract(b, benchJSONEnv, FormatJSON) }
+
+func benchEncode(b *testing.B, body []byte, f Format) {
+	p, err := Decode(body, f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	var buf []byte
+	for b.Loop() {
+		buf, err = AppendEncode(buf[:0], p, f)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.SetBytes(int64(len(buf)))
+}
+
+func BenchmarkEncodeXMLText(b *testing.B)  { benchEncode(b, benchXMLText, FormatXML) }
+func BenchmarkEncodeJSONText(b *testing.B) { benchEncode(b, benchJSONText, FormatJSON) }

@@ -1,0 +1,485 @@
+package message
+
+import (
+	"errors"
+	"strconv"
+	"unicode/utf8"
+)
+
+// Encode renders p in format f. For every push Decode returns,
+// Decode(Encode(p, f), f) deep-equals p. Typed fields are written in a
+// fixed order after the header, then Header.Extra; XML strings go in CDATA
+// sections. An empty MsgType (and, for types with a single kind, an empty
+// Event) is filled in from p's type; a header naming a kind that p's type
+// does not cover is an error. Values XML or JSON cannot carry (control
+// characters, invalid UTF-8, field names that are not XML names) give an
+// error wrapping ErrUnencodable.
+func Encode(p Push, f Format) ([]byte, error) { return AppendEncode(nil, p, f) }
+
+// AppendEncode appends the encoding of p in format f to dst (see Encode).
+// On error dst is returned unchanged.
+func AppendEncode(dst []byte, p Push, f Format) ([]byte, error) {
+	if err := checkFormat(f); err != nil {
+		return dst, err
+	}
+	if u, ok := p.(*Unknown); ok {
+		if u.Raw != nil {
+			if rf, err := DetectFormat(u.Raw); err == nil && rf == f {
+				return append(dst, u.Raw...), nil
+			}
+		}
+		e := encoder{b: dst, f: f}
+		e.open()
+		e.header(&u.Header, u.MsgType, u.Event)
+		e.extra(u.Fields)
+		e.extra(u.Extra)
+		e.closeRoot()
+		if e.err != nil {
+			return dst, e.err
+		}
+		return e.b, nil
+	}
+	t, ok := p.(typed)
+	if !ok || p == nil {
+		return dst, unencodable("push type not defined by this package")
+	}
+	h := t.Head()
+	msgType, event := h.MsgType, h.Event
+	ks := kindsOf(p)
+	if msgType == "" && event == "" && len(ks) == 1 {
+		msgType, event = ks[0].MsgType, ks[0].Event
+	}
+	k := kindOf(msgType, event)
+	found := false
+	for _, kk := range ks {
+		found = found || kk == k
+	}
+	if !found {
+		return dst, unencodable("header kind " + k.String() + " does not match the push type")
+	}
+	e := encoder{b: dst, f: f}
+	e.open()
+	e.header(h, msgType, event)
+	e.fields(t)
+	e.closeRoot()
+	if e.err != nil {
+		return dst, e.err
+	}
+	return e.b, nil
+}
+
+func unencodable(msg string) error {
+	return &encodeError{msg}
+}
+
+type encodeError struct{ msg string }
+
+func (e *encodeError) Error() string { return "message: cannot encode: " + e.msg }
+func (e *encodeError) Unwrap() error { return ErrUnencodable }
+
+// encoder writes one document. JSON commas are tracked with comma: it is
+// true when the current object already has a member.
+type encoder struct {
+	b     []byte
+	f     Format
+	comma bool
+	err   error
+}
+
+func (e *encoder) fail(msg string) {
+	if e.err == nil {
+		e.err = unencodable(msg)
+	}
+}
+
+func (e *encoder) open() {
+	if e.f == FormatXML {
+		e.b = append(e.b, "<xml>"...)
+	} else {
+		e.b = append(e.b, '{')
+	}
+	e.comma = false
+}
+
+func (e *encoder) closeRoot() {
+	if e.f == FormatXML {
+		e.b = append(e.b, "</xml>"...)
+	} else {
+		e.b = append(e.b, '}')
+	}
+}
+
+func (e *encoder) header(h *Header, msgType, event string) {
+	e.str("ToUserName", h.ToUserName)
+	e.str("FromUserName", h.FromUserName)
+	e.int("CreateTime", h.CreateTime)
+	e.str("MsgType", msgType)
+	if event != "" {
+		e.str("Event", event)
+	}
+}
+
+// begin starts member name: `"name":` or `<name>`.
+func (e *encoder) begin(name string) {
+	if e.f == FormatXML {
+		if !validXMLName(name) {
+			e.fail("field name is not an XML name")
+		}
+		e.b = append(e.b, '<')
+		e.b = append(e.b, name...)
+		e.b = append(e.b, '>')
+		return
+	}
+	if e.comma {
+		e.b = append(e.b, ',')
+	}
+	e.comma = true
+	e.b = e.appendJSONString(e.b, name)
+	e.b = append(e.b, ':')
+}
+
+// end finishes member name (XML only).
+func (e *encoder) end(name string) {
+	if e.f == FormatXML {
+		e.b = append(e.b, "</"...)
+		e.b = append(e.b, name...)
+		e.b = append(e.b, '>')
+	}
+}
+
+func (e *encoder) str(name, v string) {
+	e.begin(name)
+	if e.f == FormatXML {
+		e.b = e.appendCDATA(e.b, v)
+	} else {
+		e.b = e.appendJSONString(e.b, v)
+	}
+	e.end(name)
+}
+
+func (e *encoder) int(name string, v int64) {
+	e.begin(name)
+	e.b = strconv.AppendInt(e.b, v, 10)
+	e.end(name)
+}
+
+// msgID writes a message id: a JSON number when it is canonical decimal
+// digits (unless asString), a string otherwise.
+func (e *encoder) msgID(name string, v MsgID, asString bool) {
+	if asString || !isCanonicalDigits(string(v)) {
+		e.str(name, string(v))
+		return
+	}
+	e.begin(name)
+	e.b = append(e.b, v...)
+	e.end(name)
+}
+
+func isCanonicalDigits(s string) bool {
+	if s == "" || (s[0] == '0' && len(s) > 1) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// fields writes the typed slots of fd, then its Extra.
+func (e *encoder) fields(fd fielder) {
+	for i := 0; ; i++ {
+		name, mode, p := fd.at(i, e.f)
+		if p == nil {
+			break
+		}
+		switch mode {
+		case mScalar, mMsgIDString:
+			switch v := p.(type) {
+			case *string:
+				e.str(name, *v)
+			case *int64:
+				e.int(name, *v)
+			case *MsgID:
+				e.msgID(name, *v, mode == mMsgIDString)
+			}
+		case mStruct:
+			sub := p.(fielder)
+			if !isZero(sub) {
+				e.object(name, sub)
+			}
+		default:
+			switch l := p.(type) {
+			case *[]SubscribePopupItem:
+				encodeList(e, name, mode, *l)
+			case *[]SubscribeChangeItem:
+				encodeList(e, name, mode, *l)
+			case *[]SubscribeSentItem:
+				encodeList(e, name, mode, *l)
+			case *[]MediaCheckDetail:
+				encodeList(e, name, mode, *l)
+			}
+		}
+	}
+	e.extra(*fd.extra())
+}
+
+// isZero reports whether every slot of fd is zero and it has no Extra.
+func isZero(fd fielder) bool {
+	if len(*fd.extra()) != 0 {
+		return false
+	}
+	for i := 0; ; i++ {
+		_, _, p := fd.at(i, FormatJSON)
+		switch v := p.(type) {
+		case nil:
+			return true
+		case *string:
+			if *v != "" {
+				return false
+			}
+		case *int64:
+			if *v != 0 {
+				return false
+			}
+		case *MsgID:
+			if *v != "" {
+				return false
+			}
+		default:
+			return false // nested structs and lists do not occur in nested objects
+		}
+	}
+}
+
+// object writes member name holding the slots of sub.
+func (e *encoder) object(name string, sub fielder) {
+	e.begin(name)
+	if e.f == FormatJSON {
+		e.b = append(e.b, '{')
+		e.comma = false
+	}
+	e.fields(sub)
+	if e.f == FormatJSON {
+		e.b = append(e.b, '}')
+		e.comma = true
+	}
+	e.end(name)
+}
+
+func encodeList[T any, PT interface {
+	*T
+	fielder
+}](e *encoder, name string, mode uint8, items []T) {
+	if len(items) == 0 {
+		return
+	}
+	switch mode {
+	case mListRepeated:
+		for i := range items {
+			e.object(name, PT(&items[i]))
+		}
+	case mListContainer:
+		e.begin(name)
+		for i := range items {
+			e.object("List", PT(&items[i]))
+		}
+		e.end(name)
+	default:
+		if mode == mListObjOrArr && len(items) == 1 {
+			e.object(name, PT(&items[0]))
+			return
+		}
+		e.begin(name)
+		e.b = append(e.b, '[')
+		for i := range items {
+			if i > 0 {
+				e.b = append(e.b, ',')
+			}
+			e.b = append(e.b, '{')
+			e.comma = false
+			e.fields(PT(&items[i]))
+			e.b = append(e.b, '}')
+		}
+		e.b = append(e.b, ']')
+		e.comma = true
+	}
+}
+
+func (e *encoder) extra(fs []Field) {
+	for i := range fs {
+		e.value(fs[i].Name, &fs[i].Value)
+	}
+}
+
+// value writes member name holding a generic Value.
+func (e *encoder) value(name string, v *Value) {
+	if e.f == FormatXML && v.Kind == ValueArray {
+		for i := range v.Items {
+			e.value(name, &v.Items[i])
+		}
+		return
+	}
+	e.begin(name)
+	e.bare(v)
+	e.end(name)
+}
+
+// bare writes the content of v without its name.
+func (e *encoder) bare(v *Value) {
+	switch v.Kind {
+	case ValueString:
+		if e.f == FormatXML {
+			e.b = e.appendCDATA(e.b, v.Text)
+		} else {
+			e.b = e.appendJSONString(e.b, v.Text)
+		}
+	case ValueNumber:
+		if !validNumber(v.Text) {
+			e.fail("invalid number literal")
+			return
+		}
+		e.b = append(e.b, v.Text...)
+	case ValueBool:
+		if v.Text != "true" && v.Text != "false" {
+			e.fail("invalid bool literal")
+			return
+		}
+		e.b = append(e.b, v.Text...)
+	case ValueNull:
+		if e.f == FormatJSON {
+			e.b = append(e.b, "null"...)
+		}
+	case ValueObject:
+		if e.f == FormatJSON {
+			e.b = append(e.b, '{')
+			e.comma = false
+		}
+		e.extra(v.Fields)
+		if e.f == FormatJSON {
+			e.b = append(e.b, '}')
+			e.comma = true
+		}
+	case ValueArray:
+		if e.f == FormatXML {
+			// Only nested arrays get here: write the items as
+			// consecutive elements named "item".
+			for i := range v.Items {
+				e.value("item", &v.Items[i])
+			}
+			return
+		}
+		e.b = append(e.b, '[')
+		for i := range v.Items {
+			if i > 0 {
+				e.b = append(e.b, ',')
+			}
+			e.bare(&v.Items[i])
+		}
+		e.b = append(e.b, ']')
+		e.comma = true
+	default:
+		e.fail("invalid value kind")
+	}
+}
+
+var errBadText = errors.New("control character or invalid UTF-8")
+
+// appendCDATA appends s as XML character data: CDATA sections, split
+// around "]]>", with carriage returns written as "&#13;" so that they
+// survive end-of-line normalisation.
+func (e *encoder) appendCDATA(dst []byte, s string) []byte {
+	out, err := appendXMLValue(dst, s)
+	if err != nil {
+		e.fail("string is not valid XML text")
+	}
+	return out
+}
+
+func appendXMLValue(dst []byte, s string) ([]byte, error) {
+	if s == "" {
+		return dst, nil
+	}
+	if err := checkXMLText(s); err != nil {
+		return dst, err
+	}
+	dst = append(dst, "<![CDATA["...)
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '\r':
+			dst = append(dst, "]]>&#13;<![CDATA["...)
+		case c == '>' && i >= 2 && s[i-1] == ']' && s[i-2] == ']':
+			dst = append(dst, "]]><![CDATA[>"...)
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return append(dst, "]]>"...), nil
+}
+
+func checkXMLText(s string) error {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c < 0x80 || c == '\t' || c == '\n' || c == '\r' {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 || !isXMLChar(r) {
+			return errBadText
+		}
+		i += size
+	}
+	return nil
+}
+
+func (e *encoder) appendJSONString(dst []byte, s string) []byte {
+	out, err := appendJSONString(dst, s)
+	if err != nil {
+		e.fail("string is not valid UTF-8")
+	}
+	return out
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendJSONString appends s as a JSON string, escaping '"', '\\' and
+// control characters; s must be valid UTF-8.
+func appendJSONString(dst []byte, s string) ([]byte, error) {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c != '"' && c != '\\' && c < 0x80 {
+			i++
+			continue
+		}
+		if c >= 0x80 {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				return dst, errBadText
+			}
+			i += size
+			continue
+		}
+		dst = append(dst, s[start:i]...)
+		switch c {
+		case '"', '\\':
+			dst = append(dst, '\\', c)
+		case '\n':
+			dst = append(dst, '\\', 'n')
+		case '\r':
+			dst = append(dst, '\\', 'r')
+		case '\t':
+			dst = append(dst, '\\', 't')
+		default:
+			dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
+		}
+		i++
+		start = i
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"'), nil
+}

@@ -1,0 +1,554 @@
+package message
+
+import (
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// Real payloads from the protocol spec and the test vectors.
+const (
+	specTextXML = `<xml><ToUserName><![CDATA[toUser]]></ToUserName><FromUserName><![CDATA[fromUser]]></FromUserName><CreateTime>1482048670</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[this is a test]]></Content><MsgId>1234567890123456</MsgId></xml>`
+	// V3 expect_msg: the official safe-mode JSON push (debug_demo).
+	v3DebugDemoJSON = `{"ToUserName":"gh_97417a04a28d","FromUserName":"o9AgO5Kd5ggOC-bXrbNODIiE3bGY","CreateTime":1714112445,"MsgType":"event","Event":"debug_demo","debug_str":"hello world"}`
+	// V6 expect_msg: Tencent's Python sample, compatible-mode XML text.
+	v6TextXML = "<xml><ToUserName><![CDATA[gh_10f6c3c3ac5a]]></ToUserName>\n<FromUserName><![CDATA[oyORnuP8q7ou2gfYjqLzSIWZf0rs]]></FromUserName>\n<CreateTime>1409735668</CreateTime>\n<MsgType><![CDATA[text]]></MsgType>\n<Content><![CDATA[abcdteT]]></Content>\n<MsgId>6054768590064713728</MsgId>\n</xml>"
+	// V10 expect_msg: EasyWeChat's encryptor test (an extra URL field).
+	v10TextXML       = `<xml><URL><![CDATA[http://wechat.laravel.so/server]]></URL><ToUserName><![CDATA[asdasdasd]]></ToUserName><FromUserName><![CDATA[asdasdasdsadasd]]></FromUserName><CreateTime>1234567898</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[hello]]></Content><MsgId>12345</MsgId></xml>`
+	specSubSentJSON  = `{"ToUserName":"gh_123456789abc","FromUserName":"o7esq5PHRGBQYmeNyfG064wEFVpQ","CreateTime":"1620963428","MsgType":"event","Event":"subscribe_msg_sent_event","List":{"TemplateId":"BEwX0BO-T3MqK3Uc5oTU3CGBqzjpndk2jzUf7VfExd8","MsgID":"1864323726461255680","ErrorCode":"0","ErrorStatus":"success"}}`
+	specMediaJSON    = `{"ToUserName":"gh_7bf1f1389686","FromUserName":"or9bw…","CreateTime":1762329554,"MsgType":"event","Event":"wxa_media_check","appid":"wxb04d…","trace_id":"690b03d2-301f6111-35ffbd44","version":2,"result":{"suggest":"pass","label":"100"},"detail":[{"strategy":"content_model","errcode":0,"suggest":"pass","label":"100","prob":90}]}`
+	specTempSessJSON = `{"ToUserName":"toUser","FromUserName":"fromUser","CreateTime":1482048670,"MsgType":"event","Event":"user_enter_tempsession","SessionFrom":"sessionFrom"}`
+)
+
+func hdr(msgType, event string) Header {
+	return Header{ToUserName: "gh_abc", FromUserName: "oUser", CreateTime: 1700000000, MsgType: msgType, Event: event}
+}
+
+// sample is one wire body and the value it must decode to.
+type sample struct {
+	name string
+	f    Format
+	body string
+	want Push
+}
+
+func samples() []sample {
+	const h = `<ToUserName><![CDATA[gh_abc]]></ToUserName><FromUserName><![CDATA[oUser]]></FromUserName><CreateTime>1700000000</CreateTime>`
+	const jh = `"ToUserName":"gh_abc","FromUserName":"oUser","CreateTime":1700000000,`
+	xev := func(ev, rest string) string {
+		return `<xml>` + h + `<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[` + ev + `]]></Event>` + rest + `</xml>`
+	}
+	jev := func(ev, rest string) string {
+		return `{` + jh + `"MsgType":"event","Event":"` + ev + `"` + rest + `}`
+	}
+	auth := AuthChange{OpenID: "oUser", AppID: "wxapp", RevokeInfo: "1", PluginID: "wxplugin", OpenPID: "pid"}
+	const authXML = `<OpenID><![CDATA[oUser]]></OpenID><AppID><![CDATA[wxapp]]></AppID><RevokeInfo><![CDATA[1]]></RevokeInfo><PluginID><![CDATA[wxplugin]]></PluginID><OpenPID><![CDATA[pid]]></OpenPID>`
+	const authJSON = `,"OpenID":"oUser","AppID":"wxapp","RevokeInfo":1,"PluginID":"wxplugin","OpenPID":"pid"`
+	trade := func(ev string) *TradeManage {
+		return &TradeManage{Header: hdr("event", ev), TransactionID: "4200001", MerchantID: "1600001", SubMerchantID: "1600002",
+			MerchantTradeNo: "T123", PayTime: 1700000001, ShippedTime: 1700000002, EstimatedSettlementTime: 1700000003,
+			ConfirmReceiveMethod: 1, ConfirmReceiveTime: 1700000004, SettlementTime: 1700000005, Msg: "please ship"}
+	}
+	const tradeJSON = `,"transaction_id":"4200001","merchant_id":"1600001","sub_merchant_id":"1600002","merchant_trade_no":"T123","pay_time":1700000001,"shipped_time":1700000002,"estimated_settlement_time":1700000003,"confirm_receive_method":1,"confirm_receive_time":1700000004,"settlement_time":1700000005,"msg":"please ship"`
+	const tradeXML = `<transaction_id><![CDATA[4200001]]></transaction_id><merchant_id><![CDATA[1600001]]></merchant_id><sub_merchant_id><![CDATA[1600002]]></sub_merchant_id><merchant_trade_no><![CDATA[T123]]></merchant_trade_no><pay_time>1700000001</pay_time><shipped_time>1700000002</shipped_time><estimated_settlement_time>1700000003</estimated_settlement_time><confirm_receive_method>1</confirm_receive_method><confirm_receive_time>1700000004</confirm_receive_time><settlement_time>1700000005</settlement_time><msg><![CDATA[please ship]]></msg>`
+	payInfo := XPayWeChatPayInfo{MchOrderNo: "M1", TransactionID: "42001", PaidTime: 1700000010}
+	team := XPayTeamInfo{ActivityID: "act", TeamID: "team", TeamType: 1, TeamAction: 0}
+	deliver := &XPayGoodsDeliverNotify{Header: hdr("event", EventXPayGoodsDeliverNotify), OpenID: "oUser", OutTradeNo: "OT1", Env: 1,
+		WeChatPayInfo: payInfo, GoodsInfo: XPayGoodsInfo{ProductID: "p1", Quantity: 2, OrigPrice: 100, ActualPrice: 90, Attach: "a"}, TeamInfo: team}
+	coin := &XPayCoinPayNotify{Header: hdr("event", EventXPayCoinPayNotify), OpenID: "oUser", OutTradeNo: "OT2", Env: 0,
+		WeChatPayInfo: payInfo, CoinInfo: XPayCoinInfo{Quantity: 10, OrigPrice: 1000, ActualPrice: 1000, Attach: "c"}}
+	refund := &XPayRefundNotify{Header: hdr("event", EventXPayRefundNotify), OpenID: "oUser", WxRefundID: "wr1", MchRefundID: "mr1",
+		WxOrderID: "wo1", MchOrderID: "mo1", RefundFee: 90, RetCode: 0, RetMsg: "ok", RefundStartTimestamp: 1700000020,
+		RefundSuccTimestamp: 1700000021, WxpayRefundTransactionID: "50001", RetryTimes: 1}
+	complaint := &XPayComplaintNotify{Header: hdr("event", EventXPayComplaintNotify), OpenID: "oUser", WxOrderID: "wo1", MchOrderID: "mo1",
+		TransactionID: "42001", ComplaintID: "c1", ComplaintDetail: "not delivered", ComplaintTime: 1700000030, RetryTimes: 0, RequestID: "r1"}
+	iosq := &XPaySubscribeNotify{Header: hdr("event", EventXPaySubscribeIOSRefundQuery), RefundTime: "1700000040", OrderTime: "1700000000",
+		ChannelBill: "apple1", BundleID: "com.example", ProductID: "p1", PCount: "1", RefundRequestReason: "r", ProvideStatus: "1", PayOrderID: "po1"}
+
+	return []sample{
+		{"spec text xml", FormatXML, specTextXML, &Text{Header: Header{ToUserName: "toUser", FromUserName: "fromUser", CreateTime: 1482048670, MsgType: "text"}, Content: "this is a test", MsgID: "1234567890123456"}},
+		{"V6 text xml", FormatXML, v6TextXML, &Text{Header: Header{ToUserName: "gh_10f6c3c3ac5a", FromUserName: "oyORnuP8q7ou2gfYjqLzSIWZf0rs", CreateTime: 1409735668, MsgType: "text"}, Content: "abcdteT", MsgID: "6054768590064713728"}},
+		{"V10 text xml", FormatXML, v10TextXML, &Text{Header: Header{ToUserName: "asdasdasd", FromUserName: "asdasdasdsadasd", CreateTime: 1234567898, MsgType: "text",
+			Extra: []Field{{"URL", StringValue("http://wechat.laravel.so/server")}}}, Content: "hello", MsgID: "12345"}},
+		{"text json", FormatJSON, `{"ToUserName":"toUser","FromUserName":"fromUser","CreateTime":1482048670,"MsgType":"text","Content":"this is a test","MsgId":1234567890123456}`,
+			&Text{Header: Header{ToUserName: "toUser", FromUserName: "fromUser", CreateTime: 1482048670, MsgType: "text"}, Content: "this is a test", MsgID: "1234567890123456"}},
+		{"image xml", FormatXML, `<xml>` + h + `<MsgType><![CDATA[image]]></MsgType><PicUrl><![CDATA[http://x/p.jpg]]></PicUrl><MediaId><![CDATA[media1]]></MediaId><MsgId>6054768590064713729</MsgId></xml>`,
+			&Image{Header: hdr("image", ""), PicURL: "http://x/p.jpg", MediaID: "media1", MsgID: "6054768590064713729"}},
+		{"image json", FormatJSON, `{` + jh + `"MsgType":"image","PicUrl":"http://x/p.jpg","MediaId":"media1","MsgId":6054768590064713729}`,
+			&Image{Header: hdr("image", ""), PicURL: "http://x/p.jpg", MediaID: "media1", MsgID: "6054768590064713729"}},
+		{"miniprogrampage xml", FormatXML, `<xml>` + h + `<MsgType><![CDATA[miniprogrampage]]></MsgType><MsgId>7</MsgId><Title><![CDATA[t]]></Title><AppId><![CDATA[wxapp]]></AppId><PagePath><![CDATA[pages/index?a=1&amp;b=2]]></PagePath><ThumbUrl><![CDATA[http://x/t.jpg]]></ThumbUrl><ThumbMediaId><![CDATA[tm]]></ThumbMediaId></xml>`,
+			&MiniProgramPage{Header: hdr("miniprogrampage", ""), MsgID: "7", Title: "t", AppID: "wxapp", PagePath: "pages/index?a=1&amp;b=2", ThumbURL: "http://x/t.jpg", ThumbMediaID: "tm"}},
+		{"miniprogrampage json", FormatJSON, `{` + jh + `"MsgType":"miniprogrampage","MsgId":7,"Title":"t","AppId":"wxapp","PagePath":"pages/index?a=1&b=2","ThumbUrl":"http:\/\/x\/t.jpg","ThumbMediaId":"tm"}`,
+			&MiniProgramPage{Header: hdr("miniprogrampage", ""), MsgID: "7", Title: "t", AppID: "wxapp", PagePath: "pages/index?a=1&b=2", ThumbURL: "http://x/t.jpg", ThumbMediaID: "tm"}},
+		{"tempsession json (spec)", FormatJSON, specTempSessJSON,
+			&UserEnterTempSession{Header: Header{ToUserName: "toUser", FromUserName: "fromUser", CreateTime: 1482048670, MsgType: "event", Event: "user_enter_tempsession"}, SessionFrom: "sessionFrom"}},
+		{"tempsession xml", FormatXML, xev("user_enter_tempsession", `<SessionFrom><![CDATA[sessionFrom]]></SessionFrom>`),
+			&UserEnterTempSession{Header: hdr("event", "user_enter_tempsession"), SessionFrom: "sessionFrom"}},
+		{"debug_demo json (V3)", FormatJSON, v3DebugDemoJSON,
+			&DebugDemo{Header: Header{ToUserName: "gh_97417a04a28d", FromUserName: "o9AgO5Kd5ggOC-bXrbNODIiE3bGY", CreateTime: 1714112445, MsgType: "event", Event: "debug_demo"}, DebugStr: "hello world"}},
+		{"debug_demo xml", FormatXML, xev("debug_demo", `<debug_str><![CDATA[hello world]]></debug_str>`),
+			&DebugDemo{Header: hdr("event", "debug_demo"), DebugStr: "hello world"}},
+		{"popup xml", FormatXML, xev("subscribe_msg_popup_event", `<SubscribeMsgPopupEvent><List><TemplateId><![CDATA[VRR0UEO9VJOLs0MHlU0OilqX6MVFDwH3_3gz3Oc0NIc]]></TemplateId><SubscribeStatusString><![CDATA[accept]]></SubscribeStatusString><PopupScene>2</PopupScene></List><List><TemplateId><![CDATA[9nLIlbOQZC5Y89AZteFEux3WCXRRRG5Wfzkpssu4bLI]]></TemplateId><SubscribeStatusString><![CDATA[reject]]></SubscribeStatusString><PopupScene>2</PopupScene></List></SubscribeMsgPopupEvent>`),
+			&SubscribeMsgPopupEvent{Header: hdr("event", "subscribe_msg_popup_event"), List: []SubscribePopupItem{
+				{TemplateID: "VRR0UEO9VJOLs0MHlU0OilqX6MVFDwH3_3gz3Oc0NIc", SubscribeStatusString: "accept", PopupScene: 2},
+				{TemplateID: "9nLIlbOQZC5Y89AZteFEux3WCXRRRG5Wfzkpssu4bLI", SubscribeStatusString: "reject", PopupScene: 2}}}},
+		{"popup json array, string numbers", FormatJSON, jev("subscribe_msg_popup_event", `,"List":[{"TemplateId":"a","SubscribeStatusString":"accept","PopupScene":"2"},{"TemplateId":"b","SubscribeStatusString":"reject","PopupScene":"0"}]`),
+			&SubscribeMsgPopupEvent{Header: hdr("event", "subscribe_msg_popup_event"), List: []SubscribePopupItem{
+				{TemplateID: "a", SubscribeStatusString: "accept", PopupScene: 2}, {TemplateID: "b", SubscribeStatusString: "reject", PopupScene: 0}}}},
+		{"popup json object", FormatJSON, jev("subscribe_msg_popup_event", `,"List":{"TemplateId":"a","SubscribeStatusString":"accept","PopupScene":0}`),
+			&SubscribeMsgPopupEvent{Header: hdr("event", "subscribe_msg_popup_event"), List: []SubscribePopupItem{{TemplateID: "a", SubscribeStatusString: "accept"}}}},
+		{"change xml", FormatXML, xev("subscribe_msg_change_event", `<SubscribeMsgChangeEvent><List><TemplateId><![CDATA[t1]]></TemplateId><SubscribeStatusString><![CDATA[reject]]></SubscribeStatusString></List></SubscribeMsgChangeEvent>`),
+			&SubscribeMsgChangeEvent{Header: hdr("event", "subscribe_msg_change_event"), List: []SubscribeChangeItem{{TemplateID: "t1", SubscribeStatusString: "reject"}}}},
+		{"change json (compatible mode, Encrypt kept)", FormatJSON, jev("subscribe_msg_change_event", `,"List":{"TemplateId":"t1","SubscribeStatusString":"reject"},"Encrypt":"abc="`),
+			&SubscribeMsgChangeEvent{Header: withExtra(hdr("event", "subscribe_msg_change_event"), Field{"Encrypt", StringValue("abc=")}), List: []SubscribeChangeItem{{TemplateID: "t1", SubscribeStatusString: "reject"}}}},
+		{"sent json (spec)", FormatJSON, specSubSentJSON,
+			&SubscribeMsgSentEvent{Header: Header{ToUserName: "gh_123456789abc", FromUserName: "o7esq5PHRGBQYmeNyfG064wEFVpQ", CreateTime: 1620963428, MsgType: "event", Event: "subscribe_msg_sent_event"},
+				List: []SubscribeSentItem{{TemplateID: "BEwX0BO-T3MqK3Uc5oTU3CGBqzjpndk2jzUf7VfExd8", MsgID: "1864323726461255680", ErrorCode: 0, ErrorStatus: "success"}}}},
+		{"sent xml", FormatXML, xev("subscribe_msg_sent_event", `<SubscribeMsgSentEvent><List><TemplateId><![CDATA[t1]]></TemplateId><MsgID>1700000000000000000</MsgID><ErrorCode>0</ErrorCode><ErrorStatus><![CDATA[success]]></ErrorStatus></List><List><TemplateId><![CDATA[t2]]></TemplateId><MsgID>1700000000000000001</MsgID><ErrorCode>10005</ErrorCode><ErrorStatus><![CDATA[fail]]></ErrorStatus></List></SubscribeMsgSentEvent>`),
+			&SubscribeMsgSentEvent{Header: hdr("event", "subscribe_msg_sent_event"), List: []SubscribeSentItem{
+				{TemplateID: "t1", MsgID: "1700000000000000000", ErrorStatus: "success"},
+				{TemplateID: "t2", MsgID: "1700000000000000001", ErrorCode: 10005, ErrorStatus: "fail"}}}},
+		{"media check json (spec)", FormatJSON, specMediaJSON,
+			&MediaCheck{Header: Header{ToUserName: "gh_7bf1f1389686", FromUserName: "or9bw…", CreateTime: 1762329554, MsgType: "event", Event: "wxa_media_check"},
+				AppID: "wxb04d…", TraceID: "690b03d2-301f6111-35ffbd44", Version: 2, Result: MediaCheckResult{Suggest: "pass", Label: "100"},
+				Detail: []MediaCheckDetail{{Strategy: "content_model", Suggest: "pass", Label: "100", Prob: 90}}}},
+		{"media check xml, repeated detail", FormatXML, xev("wxa_media_check", `<appid><![CDATA[wxapp]]></appid><trace_id><![CDATA[tr1]]></trace_id><version>2</version><errcode>0</errcode><errmsg><![CDATA[ok]]></errmsg><result><suggest><![CDATA[risky]]></suggest><label>20001</label></result><detail><strategy><![CDATA[content_model]]></strategy><errcode>0</errcode><suggest><![CDATA[risky]]></suggest><label>20001</label><prob>90</prob></detail><detail><strategy><![CDATA[keyword]]></strategy><errcode>0</errcode><suggest><![CDATA[pass]]></suggest><label>100</label><prob>0</prob></detail>`),
+			&MediaCheck{Header: hdr("event", "wxa_media_check"), AppID: "wxapp", TraceID: "tr1", Version: 2, ErrMsg: "ok", Result: MediaCheckResult{Suggest: "risky", Label: "20001"},
+				Detail: []MediaCheckDetail{{Strategy: "content_model", Suggest: "risky", Label: "20001", Prob: 90}, {Strategy: "keyword", Suggest: "pass", Label: "100"}}}},
+		{"user_info_modified xml", FormatXML, xev("user_info_modified", authXML), &UserInfoModified{Header: hdr("event", "user_info_modified"), AuthChange: auth}},
+		{"user_info_modified json", FormatJSON, jev("user_info_modified", authJSON), &UserInfoModified{Header: hdr("event", "user_info_modified"), AuthChange: auth}},
+		{"user_authorization_revoke xml", FormatXML, xev("user_authorization_revoke", authXML), &UserAuthorizationRevoke{Header: hdr("event", "user_authorization_revoke"), AuthChange: auth}},
+		{"user_authorization_revoke json", FormatJSON, jev("user_authorization_revoke", authJSON), &UserAuthorizationRevoke{Header: hdr("event", "user_authorization_revoke"), AuthChange: auth}},
+		{"user_authorization_cancellation xml", FormatXML, xev("user_authorization_cancellation", authXML), &UserAuthorizationCancellation{Header: hdr("event", "user_authorization_cancellation"), AuthChange: auth}},
+		{"user_authorization_cancellation json", FormatJSON, jev("user_authorization_cancellation", authJSON), &UserAuthorizationCancellation{Header: hdr("event", "user_authorization_cancellation"), AuthChange: auth}},
+		{"trade_manage_remind_access_api json", FormatJSON, jev("trade_manage_remind_access_api", tradeJSON), trade("trade_manage_remind_access_api")},
+		{"trade_manage_remind_shipping xml", FormatXML, xev("trade_manage_remind_shipping", tradeXML), trade("trade_manage_remind_shipping")},
+		{"trade_manage_order_settlement json", FormatJSON, jev("trade_manage_order_settlement", tradeJSON), trade("trade_manage_order_settlement")},
+		{"trade_manage_order_settlement xml", FormatXML, xev("trade_manage_order_settlement", tradeXML), trade("trade_manage_order_settlement")},
+		{"xpay deliver json", FormatJSON, jev("xpay_goods_deliver_notify", `,"OpenId":"oUser","OutTradeNo":"OT1","Env":1,"WeChatPayInfo":{"MchOrderNo":"M1","TransactionId":"42001","PaidTime":1700000010},"GoodsInfo":{"ProductId":"p1","Quantity":2,"OrigPrice":100,"ActualPrice":90,"Attach":"a"},"TeamInfo":{"ActivityId":"act","TeamId":"team","TeamType":1,"TeamAction":0}`), deliver},
+		{"xpay deliver xml", FormatXML, xev("xpay_goods_deliver_notify", `<OpenId><![CDATA[oUser]]></OpenId><OutTradeNo><![CDATA[OT1]]></OutTradeNo><Env>1</Env><WeChatPayInfo><MchOrderNo><![CDATA[M1]]></MchOrderNo><TransactionId><![CDATA[42001]]></TransactionId><PaidTime>1700000010</PaidTime></WeChatPayInfo><GoodsInfo><ProductId><![CDATA[p1]]></ProductId><Quantity>2</Quantity><OrigPrice>100</OrigPrice><ActualPrice>90</ActualPrice><Attach><![CDATA[a]]></Attach></GoodsInfo><TeamInfo><ActivityId>act</ActivityId><TeamId>team</TeamId><TeamType>1</TeamType><TeamAction>0</TeamAction></TeamInfo>`), deliver},
+		{"xpay coin json", FormatJSON, jev("xpay_coin_pay_notify", `,"OpenId":"oUser","OutTradeNo":"OT2","Env":0,"WeChatPayInfo":{"MchOrderNo":"M1","TransactionId":"42001","PaidTime":1700000010},"CoinInfo":{"Quantity":10,"OrigPrice":1000,"ActualPrice":1000,"Attach":"c"}`), coin},
+		{"xpay coin xml", FormatXML, xev("xpay_coin_pay_notify", `<OpenId>oUser</OpenId><OutTradeNo>OT2</OutTradeNo><Env>0</Env><WeChatPayInfo><MchOrderNo>M1</MchOrderNo><TransactionId>42001</TransactionId><PaidTime>1700000010</PaidTime></WeChatPayInfo><CoinInfo><Quantity>10</Quantity><OrigPrice>1000</OrigPrice><ActualPrice>1000</ActualPrice><Attach>c</Attach></CoinInfo>`), coin},
+		{"xpay refund json", FormatJSON, jev("xpay_refund_notify", `,"OpenId":"oUser","WxRefundId":"wr1","MchRefundId":"mr1","WxOrderId":"wo1","MchOrderId":"mo1","RefundFee":90,"RetCode":0,"RetMsg":"ok","RefundStartTimestamp":1700000020,"RefundSuccTimestamp":1700000021,"WxpayRefundTransactionId":"50001","RetryTimes":1`), refund},
+		{"xpay refund xml", FormatXML, xev("xpay_refund_notify", `<OpenId>oUser</OpenId><WxRefundId>wr1</WxRefundId><MchRefundId>mr1</MchRefundId><WxOrderId>wo1</WxOrderId><MchOrderId>mo1</MchOrderId><RefundFee>90</RefundFee><RetCode>0</RetCode><RetMsg>ok</RetMsg><RefundStartTimestamp>1700000020</RefundStartTimestamp><RefundSuccTimestamp>1700000021</RefundSuccTimestamp><WxpayRefundTransactionId>50001</WxpayRefundTransactionId><RetryTimes>1</RetryTimes>`), refund},
+		{"xpay complaint json", FormatJSON, jev("xpay_complaint_notify", `,"OpenId":"oUser","WxOrderId":"wo1","MchOrderId":"mo1","TransactionId":"42001","ComplaintId":"c1","ComplaintDetail":"not delivered","ComplaintTime":1700000030,"RetryTimes":0,"RequestId":"r1"`), complaint},
+		{"xpay complaint xml", FormatXML, xev("xpay_complaint_notify", `<OpenId>oUser</OpenId><WxOrderId>wo1</WxOrderId><MchOrderId>mo1</MchOrderId><TransactionId>42001</TransactionId><ComplaintId>c1</ComplaintId><ComplaintDetail>not delivered</ComplaintDetail><ComplaintTime>1700000030</ComplaintTime><RetryTimes>0</RetryTimes><RequestId>r1</RequestId>`), complaint},
+		{"xpay ios refund query json", FormatJSON, jev("xpay_subscribe_ios_refund_query_notify", `,"refund_time":"1700000040","order_time":"1700000000","channel_bill":"apple1","bundleid":"com.example","product_id":"p1","p_count":"1","refund_request_reason":"r","provide_status":"1","pay_order_id":"po1"`), iosq},
+		{"xpay ios refund query xml", FormatXML, xev("xpay_subscribe_ios_refund_query_notify", `<refund_time>1700000040</refund_time><order_time>1700000000</order_time><channel_bill>apple1</channel_bill><bundleid>com.example</bundleid><product_id>p1</product_id><p_count>1</p_count><refund_request_reason>r</refund_request_reason><provide_status>1</provide_status><pay_order_id>po1</pay_order_id>`), iosq},
+		{"xpay signing result json", FormatJSON, jev("xpay_subscribe_signing_result_notify", `,"OpenId":"oUser","OutTradeNo":"s1","SignStatus":1`),
+			&XPaySubscribeNotify{Header: withExtra(hdr("event", EventXPaySubscribeSigningResult), Field{"SignStatus", NumberValue("1")}), OpenID: "oUser", OutTradeNo: "s1"}},
+		{"xpay pay fail xml", FormatXML, xev("xpay_subscribe_pay_fail_notify", `<OpenId>oUser</OpenId><OutTradeNo>s2</OutTradeNo>`),
+			&XPaySubscribeNotify{Header: hdr("event", EventXPaySubscribePayFail), OpenID: "oUser", OutTradeNo: "s2"}},
+		{"unknown event json", FormatJSON, jev("add_express_path", `,"DeliveryID":"SF","Actions":[{"ActionTime":1,"ActionType":100001,"ActionMsg":"picked"},{"ActionTime":2}],"Count":2,"Ok":true,"None":null`),
+			&Unknown{Header: hdr("event", "add_express_path"), Fields: []Field{
+				{"DeliveryID", StringValue("SF")},
+				{"Actions", ArrayValue(
+					ObjectValue(Field{"ActionTime", NumberValue("1")}, Field{"ActionType", NumberValue("100001")}, Field{"ActionMsg", StringValue("picked")}),
+					ObjectValue(Field{"ActionTime", NumberValue("2")}))},
+				{"Count", NumberValue("2")}, {"Ok", BoolValue(true)}, {"None", NullValue()}}}},
+		{"unknown event xml", FormatXML, xev("add_express_path", `<DeliveryID>SF</DeliveryID><Actions><ActionTime>1</ActionTime><ActionMsg><![CDATA[picked]]></ActionMsg></Actions><Actions><ActionTime>2</ActionTime></Actions><Count>2</Count>`),
+			&Unknown{Header: hdr("event", "add_express_path"), Fields: []Field{
+				{"DeliveryID", StringValue("SF")},
+				{"Actions", ObjectValue(Field{"ActionTime", StringValue("1")}, Field{"ActionMsg", StringValue("picked")})},
+				{"Actions", ObjectValue(Field{"ActionTime", StringValue("2")})},
+				{"Count", StringValue("2")}}}},
+		{"unknown msgtype xml", FormatXML, `<xml>` + h + `<MsgType><![CDATA[voice]]></MsgType><MediaId>m</MediaId><MsgId>9</MsgId></xml>`,
+			&Unknown{Header: hdr("voice", ""), Fields: []Field{{"MediaId", StringValue("m")}, {"MsgId", StringValue("9")}}}},
+	}
+}
+
+func withExtra(h Header, fs ...Field) Header {
+	h.Extra = fs
+	return h
+}
+
+// decoded strips Unknown.Raw (checked separately) so values compare.
+func stripRaw(p Push) Push {
+	if u, ok := p.(*Unknown); ok {
+		c := *u
+		c.Raw = nil
+		return &c
+	}
+	return p
+}
+
+func TestDecodeSamples(t *testing.T) {
+	for _, s := range samples() {
+		t.Run(s.name, func(t *testing.T) {
+			p, err := Decode([]byte(s.body), s.f)
+			if err != nil {
+				t.Fatalf("Decode: %v", err)
+			}
+			if u, ok := p.(*Unknown); ok && string(u.Raw) != s.body {
+				t.Errorf("Unknown.Raw = %q, want the body", u.Raw)
+			}
+			if got := stripRaw(p); !reflect.DeepEqual(got, s.want) {
+				t.Errorf("Decode mismatch\n got %#v\nwant %#v", got, s.want)
+			}
+			if got, want := KindOf(p), kindOf(s.want.Head().MsgType, s.want.Head().Event); got != want {
+				t.Errorf("KindOf = %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+// TestRoundTrip checks Decode(Encode(p, f), f) == p for every sample in both
+// formats, starting from the value decoded from the sample.
+func TestRoundTrip(t *testing.T) {
+	for _, s := range samples() {
+		for _, f := range []Format{FormatXML, FormatJSON} {
+			t.Run(s.name+"/"+f.String(), func(t *testing.T) {
+				p, err := Decode([]byte(s.body), s.f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if f != s.f {
+					// Start from the other format's decoding so that the
+					// round trip is exact (Raw and JSON-only kinds differ).
+					b, err := Encode(p, f)
+					if err != nil {
+						t.Fatalf("Encode: %v", err)
+					}
+					if p, err = Decode(b, f); err != nil {
+						t.Fatalf("Decode(%s): %v", b, err)
+					}
+				}
+				b, err := Encode(p, f)
+				if err != nil {
+					t.Fatalf("Encode: %v", err)
+				}
+				q, err := Decode(b, f)
+				if err != nil {
+					t.Fatalf("Decode(%s): %v", b, err)
+				}
+				if !reflect.DeepEqual(p, q) {
+					t.Errorf("round trip mismatch via %s\n got %#v\nwant %#v", b, q, p)
+				}
+			})
+		}
+	}
+}
+
+// TestRoundTripConstructed encodes the hand-built values (not decoded ones)
+// and decodes them back.
+func TestRoundTripConstructed(t *testing.T) {
+	for _, s := range samples() {
+		if _, ok := s.want.(*Unknown); ok {
+			continue // Raw is only known after decoding
+		}
+		for _, f := range []Format{FormatXML, FormatJSON} {
+			b, err := Encode(s.want, f)
+			if err != nil {
+				t.Fatalf("%s: Encode: %v", s.name, err)
+			}
+			q, err := Decode(b, f)
+			if err != nil {
+				t.Fatalf("%s: Decode(%s): %v", s.name, b, err)
+			}
+			want := s.want
+			if f == FormatXML && s.f == FormatJSON {
+				want = typedOnly(s.want)
+				q = typedOnly(q)
+			}
+			if !reflect.DeepEqual(q, want) {
+				t.Errorf("%s via %s:\n got %#v\nwant %#v", s.name, b, q, want)
+			}
+		}
+	}
+}
+
+// typedOnly returns a copy of p without Header.Extra.
+func typedOnly(p Push) Push {
+	b, err := Encode(p, FormatJSON)
+	if err != nil {
+		panic(err)
+	}
+	q, err := Decode(b, FormatJSON)
+	if err != nil {
+		panic(err)
+	}
+	q.Head().Extra = nil
+	return q
+}
+
+// TestCrossFormat checks XML -> JSON -> XML keeps every typed field (and,
+// for XML-born values, everything).
+func TestCrossFormat(t *testing.T) {
+	for _, s := range samples() {
+		p, err := Decode([]byte(s.body), s.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := FormatJSON
+		if s.f == FormatJSON {
+			other = FormatXML
+		}
+		b, err := Encode(p, other)
+		if err != nil {
+			t.Fatalf("%s: Encode(%v): %v", s.name, other, err)
+		}
+		q, err := Decode(b, other)
+		if err != nil {
+			t.Fatalf("%s: Decode(%s): %v", s.name, b, err)
+		}
+		b2, err := Encode(q, s.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := Decode(b2, s.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, got := stripRaw(p), stripRaw(r)
+		if s.f == FormatJSON {
+			// JSON numbers, bools and nulls in Extra become XML text.
+			if _, ok := p.(*Unknown); ok {
+				continue
+			}
+			want, got = typedOnly(want), typedOnly(got)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: %v->%v->%v lost data\n got %#v\nwant %#v", s.name, s.f, other, s.f, got, want)
+		}
+	}
+}
+
+func TestEncodeExact(t *testing.T) {
+	p, err := Decode([]byte(specTextXML), FormatXML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, _ := Encode(p, FormatXML)
+	if string(x) != specTextXML {
+		t.Errorf("XML:\n got %s\nwant %s", x, specTextXML)
+	}
+	j, _ := Encode(p, FormatJSON)
+	const wantJ = `{"ToUserName":"toUser","FromUserName":"fromUser","CreateTime":1482048670,"MsgType":"text","Content":"this is a test","MsgId":1234567890123456}`
+	if string(j) != wantJ {
+		t.Errorf("JSON:\n got %s\nwant %s", j, wantJ)
+	}
+	d, _ := Decode([]byte(v3DebugDemoJSON), FormatJSON)
+	if j, _ := Encode(d, FormatJSON); string(j) != v3DebugDemoJSON {
+		t.Errorf("debug_demo JSON:\n got %s\nwant %s", j, v3DebugDemoJSON)
+	}
+	// One subscribe item is written as an object, like real payloads.
+	s, _ := Decode([]byte(specSubSentJSON), FormatJSON)
+	j, _ = Encode(s, FormatJSON)
+	if !strings.Contains(string(j), `"List":{"TemplateId"`) || !strings.Contains(string(j), `"MsgID":"1864323726461255680"`) {
+		t.Errorf("subscribe JSON: %s", j)
+	}
+}
+
+func TestEncodeFillsKind(t *testing.T) {
+	b, err := Encode(&Text{Content: "hi"}, FormatJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"ToUserName":"","FromUserName":"","CreateTime":0,"MsgType":"text","Content":"hi","MsgId":""}`; string(b) != want {
+		t.Errorf("got %s, want %s", b, want)
+	}
+	b, err = Encode(&DebugDemo{DebugStr: "x"}, FormatXML)
+	if err != nil || !strings.Contains(string(b), `<Event><![CDATA[debug_demo]]></Event>`) {
+		t.Errorf("DebugDemo: %s %v", b, err)
+	}
+	// Ambiguous (several kinds) or mismatching headers are errors.
+	if _, err := Encode(&TradeManage{}, FormatJSON); !errors.Is(err, ErrUnencodable) {
+		t.Errorf("TradeManage without Event: %v", err)
+	}
+	if _, err := Encode(&Text{Header: Header{MsgType: "image"}}, FormatJSON); !errors.Is(err, ErrUnencodable) {
+		t.Errorf("Text with MsgType image: %v", err)
+	}
+}
+
+func TestEncodeErrors(t *testing.T) {
+	for _, p := range []Push{
+		&Text{Header: Header{MsgType: "text"}, Content: "bad\x00"},
+		&Text{Header: Header{MsgType: "text"}, Content: "bad\xff"},
+		&Unknown{Header: Header{MsgType: "x"}, Fields: []Field{{"bad name", StringValue("v")}}},
+		&Unknown{Header: Header{MsgType: "x"}, Fields: []Field{{"n", NumberValue("01")}}},
+		&Unknown{Header: Header{MsgType: "x"}, Fields: []Field{{"b", Value{Kind: ValueBool, Text: "yes"}}}},
+	} {
+		b, err := Encode(p, FormatXML)
+		if !errors.Is(err, ErrUnencodable) || b != nil {
+			t.Errorf("Encode(%#v, XML) = %q, %v; want ErrUnencodable", p, b, err)
+		}
+	}
+	if _, err := Encode(&Text{Content: "x"}, Format(9)); err == nil {
+		t.Error("invalid format accepted")
+	}
+	if _, err := Encode(&foreign{}, FormatXML); !errors.Is(err, ErrUnencodable) {
+		t.Errorf("foreign Push: %v", err)
+	}
+	// JSON carries control characters; invalid UTF-8 is refused.
+	if _, err := Encode(&Text{Content: "a\x00\x1f\"\\\n\r\t"}, FormatJSON); err != nil {
+		t.Error(err)
+	}
+	if _, err := Encode(&Text{Content: "\xff"}, FormatJSON); !errors.Is(err, ErrUnencodable) {
+		t.Errorf("invalid UTF-8: %v", err)
+	}
+}
+
+type foreign struct{ Header }
+
+func (*foreign) DedupKey() string { return "" }
+
+// TestXMLSpecialText checks strings that need care in XML survive.
+func TestXMLSpecialText(t *testing.T) {
+	for _, s := range []string{"", " lead and trail ", "a]]>b", "]]>", "]]]>>", "x\r\ny\rz", "<&>\"'", "tab\tnl\n", "中文😀", "\uFFFD"} {
+		for _, f := range []Format{FormatXML, FormatJSON} {
+			p := &Text{Header: Header{MsgType: "text"}, Content: s, MsgID: "1"}
+			b, err := Encode(p, f)
+			if err != nil {
+				t.Fatalf("%q: %v", s, err)
+			}
+			q, err := Decode(b, f)
+			if err != nil {
+				t.Fatalf("%q: %v (%s)", s, err, b)
+			}
+			if q.(*Text).Content != s {
+				t.Errorf("%v: %q came back as %q via %s", f, s, q.(*Text).Content, b)
+			}
+		}
+	}
+}
+
+func TestFormat(t *testing.T) {
+	for body, want := range map[string]Format{"<xml/>": FormatXML, " \r\n\t<x": FormatXML, "{}": FormatJSON, "\n{": FormatJSON} {
+		if got, err := DetectFormat([]byte(body)); err != nil || got != want {
+			t.Errorf("DetectFormat(%q) = %v, %v", body, got, err)
+		}
+	}
+	for _, body := range []string{"", "  ", "success", "[1]", "\xef\xbb\xbf<xml/>"} {
+		if _, err := DetectFormat([]byte(body)); !errors.Is(err, ErrMalformed) {
+			t.Errorf("DetectFormat(%q) err = %v", body, err)
+		}
+	}
+	if FormatXML.String() != "xml" || FormatJSON.String() != "json" || Format(0).String() != "Format(0)" {
+		t.Error("Format.String")
+	}
+	if _, err := Decode([]byte("{}"), 0); err == nil || errors.Is(err, ErrMalformed) {
+		t.Errorf("Decode with Format(0): %v", err)
+	}
+}
+
+func TestKinds(t *testing.T) {
+	types := Types()
+	if len(types) != 22 {
+		t.Errorf("Types() has %d kinds", len(types))
+	}
+	seen := map[Kind]bool{}
+	for i, k := range types {
+		if seen[k] {
+			t.Errorf("duplicate kind %v", k)
+		}
+		seen[k] = true
+		if i > 0 && (types[i-1].MsgType > k.MsgType || types[i-1].MsgType == k.MsgType && types[i-1].Event >= k.Event) {
+			t.Errorf("Types not sorted at %v", k)
+		}
+		p := newTyped(k)
+		if p == nil {
+			t.Fatalf("no type for %v", k)
+		}
+		found := false
+		for _, kk := range KindsOf(p) {
+			found = found || kk == k
+		}
+		if !found {
+			t.Errorf("KindsOf(%T) = %v lacks %v", p, KindsOf(p), k)
+		}
+	}
+	if ks := KindsOf(&TradeManage{}); len(ks) != 3 {
+		t.Errorf("KindsOf(TradeManage) = %v", ks)
+	}
+	if KindsOf(&Unknown{}) != nil || KindsOf(&foreign{}) != nil {
+		t.Error("KindsOf(Unknown) not nil")
+	}
+	ks := KindsOf(&Text{})
+	ks[0].MsgType = "changed"
+	if KindsOf(&Text{})[0].MsgType != "text" {
+		t.Error("KindsOf returned shared storage")
+	}
+	if got := KindOf(&Text{Header: Header{MsgType: "text", Event: "x"}}); got != (Kind{MsgType: "text"}) {
+		t.Errorf("KindOf ignores Event of messages: %v", got)
+	}
+	if s := (Kind{"event", "debug_demo"}).String(); s != "event:debug_demo" {
+		t.Error(s)
+	}
+	if s := (Kind{MsgType: "text"}).String(); s != "text" {
+		t.Error(s)
+	}
+}
+
+func TestDedupKeys(t *testing.T) {
+	h := Header{FromUserName: "oU", CreateTime: 1700000000, MsgType: "event"}
+	ev := func(e string) Header { x := h; x.Event = e; return x }
+	for _, c := range []struct {
+		p    Push
+		want string
+	}{
+		{&Text{Header: Header{MsgType: "text"}, MsgID: "123"}, "msg:123"},
+		{&Image{MsgID: "9"}, "msg:9"},
+		{&MiniProgramPage{MsgID: "x_1"}, "msg:x_1"},
+		{&Text{Header: Header{FromUserName: "oU", CreateTime: 5, MsgType: "text"}}, "ev:oU:5:text"},
+		{&UserEnterTempSession{Header: ev("user_enter_tempsession")}, "ev:oU:1700000000:user_enter_tempsession"},
+		{&DebugDemo{Header: ev("debug_demo")}, "ev:oU:1700000000:debug_demo"},
+		{&SubscribeMsgPopupEvent{Header: ev("subscribe_msg_popup_event")}, "ev:oU:1700000000:subscribe_msg_popup_event"},
+		{&SubscribeMsgChangeEvent{Header: ev("subscribe_msg_change_event")}, "ev:oU:1700000000:subscribe_msg_change_event"},
+		{&SubscribeMsgSentEvent{Header: ev("subscribe_msg_sent_event"), List: []SubscribeSentItem{{MsgID: "1"}, {MsgID: "2"}}}, "biz:subscribe_msg_sent_event:1,2"},
+		{&SubscribeMsgSentEvent{Header: ev("subscribe_msg_sent_event"), List: []SubscribeSentItem{{}}}, "ev:oU:1700000000:subscribe_msg_sent_event"},
+		{&MediaCheck{Header: ev("wxa_media_check"), TraceID: "tr"}, "biz:wxa_media_check:tr"},
+		{&MediaCheck{Header: ev("wxa_media_check")}, "ev:oU:1700000000:wxa_media_check"},
+		{&UserInfoModified{Header: ev("user_info_modified")}, "ev:oU:1700000000:user_info_modified"},
+		{&UserAuthorizationRevoke{Header: ev("user_authorization_revoke")}, "ev:oU:1700000000:user_authorization_revoke"},
+		{&UserAuthorizationCancellation{Header: ev("user_authorization_cancellation")}, "ev:oU:1700000000:user_authorization_cancellation"},
+		{&TradeManage{Header: ev("trade_manage_remind_shipping")}, "ev:oU:1700000000:trade_manage_remind_shipping"},
+		{&XPayGoodsDeliverNotify{Header: ev("xpay_goods_deliver_notify"), OutTradeNo: "o1"}, "biz:xpay_goods_deliver_notify:o1"},
+		{&XPayCoinPayNotify{Header: ev("xpay_coin_pay_notify"), OutTradeNo: "o2"}, "biz:xpay_coin_pay_notify:o2"},
+		{&XPayRefundNotify{Header: ev("xpay_refund_notify"), MchRefundID: "mr", WxRefundID: "wr"}, "biz:xpay_refund_notify:mr"},
+		{&XPayRefundNotify{Header: ev("xpay_refund_notify"), WxRefundID: "wr"}, "biz:xpay_refund_notify:wr"},
+		{&XPayComplaintNotify{Header: ev("xpay_complaint_notify"), ComplaintID: "c"}, "biz:xpay_complaint_notify:c"},
+		{&XPaySubscribeNotify{Header: ev("xpay_subscribe_pay_fail_notify"), OutTradeNo: "s"}, "biz:xpay_subscribe_pay_fail_notify:s"},
+		{&XPaySubscribeNotify{Header: ev("xpay_subscribe_ios_refund_query_notify"), PayOrderID: "po"}, "biz:xpay_subscribe_ios_refund_query_notify:po"},
+		{&XPaySubscribeNotify{Header: ev("xpay_subscribe_pay_fail_notify")}, "ev:oU:1700000000:xpay_subscribe_pay_fail_notify"},
+		{&Unknown{Header: ev("add_express_path")}, "ev:oU:1700000000:add_express_path"},
+		{&Unknown{Header: Header{MsgType: "voice"}, Fields: []Field{{"MsgId", NumberValue("77")}}}, "msg:77"},
+	} {
+		if got := c.p.DedupKey(); got != c.want {
+			t.Errorf("%T.DedupKey() = %q, want %q", c.p, got, c.want)
+		}
+	}
+	// Retries of the same push collapse; a different push does not.
+	a, _ := Decode([]byte(specTextXML), FormatXML)
+	b, _ := Decode([]byte(specTextXML), FormatXML)
+	c, _ := Decode([]byte(v6TextXML), FormatXML)
+	if a.DedupKey() != b.DedupKey() || a.DedupKey() == c.DedupKey() {
+		t.Error("dedup keys of retries")
+	}
+}
+
+func TestValue(t *testing.T) {
+	o := ObjectValue(Field{"a", StringValue("1")}, Field{"a", StringValue("2")})
+	if v, ok := o.Get("a"); !ok || v.String() != "1" {
+		t.Errorf("Get = %v %v", v, ok)
+	}
+	if _, ok := o.Get("b"); ok {
+		t.Error("Get(b)")
+	}
+	if o.String() != "" || NumberValue("1.5").String() != "1.5" || BoolValue(false).Text != "false" || NullValue().Kind != ValueNull {
+		t.Error("Value accessors")
+	}
+	for k, s := range map[ValueKind]string{ValueString: "string", ValueNumber: "number", ValueBool: "bool", ValueNull: "null", ValueObject: "object", ValueArray: "array", 99: "invalid"} {
+		if k.String() != s {
+			t.Errorf("%d.String() = %s", k, k.String())
+		}
+	}
+	h := Header{Extra: []Field{{"URL", StringValue("u")}}}
+	if v, ok := h.Get("URL"); !ok || v.Text != "u" {
+		t.Error("Header.Get")
+	}
+	u := &Unknown{Fields: []Field{{"k", StringValue("v")}}}
+	if v, ok := u.Get("k"); !ok || v.Text != "v" {
+		t.Error("Unknown.Get")
+	}
+}

@@ -1,0 +1,157 @@
+package push
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/wxgate/wxgate/wxcrypt"
+)
+
+// Mode says which encryption modes a Handler accepts. It mirrors the
+// console's 消息加解密方式 setting, plus Auto, which accepts any of them.
+type Mode uint8
+
+const (
+	// ModeAuto accepts every push that verifies, plaintext or encrypted, so a
+	// mode or format switch in the WeChat console needs no restart. It is the
+	// default. Encrypted pushes need at least one EncodingAESKey.
+	ModeAuto Mode = iota
+	// ModePlain accepts plaintext pushes only (明文模式).
+	ModePlain
+	// ModeCompat accepts plaintext pushes and encrypted pushes that also
+	// carry plaintext fields (兼容模式). The encrypted part is authoritative.
+	ModeCompat
+	// ModeSafe accepts encrypted pushes only (安全模式) and refuses plaintext.
+	ModeSafe
+)
+
+var modeNames = [...]string{"auto", "plain", "compat", "safe"}
+
+// String returns the mode's name as ParseMode accepts it.
+func (m Mode) String() string {
+	if int(m) < len(modeNames) {
+		return modeNames[m]
+	}
+	return fmt.Sprintf("Mode(%d)", m)
+}
+
+// ParseMode parses "auto", "plain", "compat" or "safe".
+func ParseMode(s string) (Mode, error) {
+	for i, n := range modeNames {
+		if strings.EqualFold(s, n) {
+			return Mode(i), nil
+		}
+	}
+	return 0, fmt.Errorf("push: unknown mode %q (want auto, plain, compat or safe)", s)
+}
+
+// Defaults for a Config's zero fields.
+const (
+	DefaultReplayWindow   = 5 * time.Minute
+	DefaultMaxBody        = 1 << 20
+	DefaultHandlerTimeout = 4 * time.Second
+	DefaultDedupTTL       = 15 * time.Minute
+)
+
+// NoReplayCheck, as Config.ReplayWindow, switches the timestamp check off.
+const NoReplayCheck time.Duration = -1
+
+// Config configures a Handler for one mini program. The zero value of each
+// optional field selects a safe default.
+type Config struct {
+	// AppID is the mini program's AppID. Encrypted pushes must carry it.
+	AppID string
+	// Token is the Token set in the console (3 to 32 letters and digits).
+	Token string
+	// AESKeys are EncodingAESKeys, the current one first, then previous ones
+	// still accepted during a rotation. Required for ModeCompat and ModeSafe.
+	AESKeys []string
+	// Mode selects the accepted encryption modes; ModeAuto by default.
+	Mode Mode
+	// ReplayWindow bounds how far a push's timestamp may be from the clock,
+	// either way. Zero means DefaultReplayWindow; NoReplayCheck switches the
+	// check off.
+	ReplayWindow time.Duration
+	// MaxBody caps the request body in bytes; DefaultMaxBody when zero.
+	MaxBody int64
+	// HandlerTimeout is the deadline given to handlers. When it passes, the
+	// Handler answers "success" so that WeChat's 5 s limit is kept.
+	// DefaultHandlerTimeout when zero.
+	HandlerTimeout time.Duration
+	// Deduper remembers handled pushes. A MemoryDeduper with DefaultDedupTTL
+	// (at least twice the replay window) when nil.
+	Deduper Deduper
+	// Logger receives one line per request; slog.Default() when nil.
+	Logger *slog.Logger
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+}
+
+// errConfig marks configuration errors.
+var errConfig = errors.New("push: invalid config")
+
+// resolved is a Config with defaults applied and keys parsed.
+type resolved struct {
+	Config
+	cipher *wxcrypt.Cipher
+}
+
+func (c Config) resolve() (*resolved, error) {
+	r := &resolved{Config: c}
+	if !wxcrypt.ValidToken(c.Token) {
+		return nil, fmt.Errorf("%w: Token must be 3 to 32 letters and digits (got %d characters)", errConfig, len(c.Token))
+	}
+	if c.Mode > ModeSafe {
+		return nil, fmt.Errorf("%w: unknown mode %d", errConfig, c.Mode)
+	}
+	var keys []*wxcrypt.Key
+	for i, s := range c.AESKeys {
+		k, err := wxcrypt.ParseKey(strings.TrimSpace(s))
+		if err != nil {
+			return nil, fmt.Errorf("%w: EncodingAESKey %d: %w", errConfig, i+1, err)
+		}
+		keys = append(keys, k)
+	}
+	switch {
+	case (c.Mode == ModeCompat || c.Mode == ModeSafe) && len(keys) == 0:
+		return nil, fmt.Errorf("%w: mode %s needs an EncodingAESKey", errConfig, c.Mode)
+	case len(keys) > 0 && c.AppID == "":
+		return nil, fmt.Errorf("%w: an AppID is needed to check encrypted pushes", errConfig)
+	case c.Mode == ModePlain && len(keys) > 0:
+		return nil, fmt.Errorf("%w: mode plain takes no EncodingAESKey (use auto to accept both)", errConfig)
+	}
+	if len(keys) > 0 {
+		var err error
+		if r.cipher, err = wxcrypt.NewCipher(c.AppID, keys...); err != nil {
+			return nil, fmt.Errorf("%w: %w", errConfig, err)
+		}
+	}
+	if r.ReplayWindow == 0 {
+		r.ReplayWindow = DefaultReplayWindow
+	} else if r.ReplayWindow < 0 {
+		r.ReplayWindow = 0
+	}
+	if r.MaxBody <= 0 {
+		r.MaxBody = DefaultMaxBody
+	}
+	if r.HandlerTimeout <= 0 {
+		r.HandlerTimeout = DefaultHandlerTimeout
+	}
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	if r.Logger == nil {
+		r.Logger = slog.Default()
+	}
+	if r.Deduper == nil {
+		ttl := DefaultDedupTTL
+		if 2*r.ReplayWindow > ttl {
+			ttl = 2 * r.ReplayWindow
+		}
+		r.Deduper = NewMemoryDeduper(ttl)
+	}
+	return r, nil
+}
