@@ -55,3 +55,23 @@ func skipJSONPlain(s string, i int) int {
 	}
 	return i
 }
+
+// skipCDATAPlain returns the first index at or after i whose byte is not
+// printable ASCII or is ']', or len(s).
+func skipCDATAPlain(s string, i int) int {
+	for i+8 <= len(s) {
+		w := load64(s, i)
+		if ((w-0x2020202020202020)|w|hasByte(w, ']'))&msb != 0 {
+			break
+		}
+		i += 8
+	}
+	for i < len(s) {
+		c := s[i]
+		if c < 0x20 || c >= 0x80 || c == ']' {
+			break
+		}
+		i++
+	}
+	return i
+}

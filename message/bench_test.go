@@ -35,8 +35,12 @@ func benchExtract(b *testing.B, body []byte, f Format) {
 func BenchmarkExtractEncryptXML(b *testing.B)  { benchExtract(b, benchXMLEnv, FormatXML) }
 func BenchmarkExtractEncryptJSON(b *testing.B) { benchExtract(b, benchJSONEnv, FormatJSON) }
 
-func benchEncode(b *testing.B, body []byte, f Format) {
-	p, err := Decode(body, f)
+func benchEncode(b *testing.B, body []byte, f Format) { benchEncodeAs(b, body, f, f) }
+
+// benchEncodeAs decodes body (in format from) and benchmarks encoding it
+// in format f.
+func benchEncodeAs(b *testing.B, body []byte, from, f Format) {
+	p, err := Decode(body, from)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -53,3 +57,30 @@ func benchEncode(b *testing.B, body []byte, f Format) {
 
 func BenchmarkEncodeXMLText(b *testing.B)  { benchEncode(b, benchXMLText, FormatXML) }
 func BenchmarkEncodeJSONText(b *testing.B) { benchEncode(b, benchJSONText, FormatJSON) }
+
+func BenchmarkDecodeJSONMediaCheck(b *testing.B) { benchDecode(b, []byte(specMediaJSON), FormatJSON) }
+func BenchmarkDecodeJSONSubscribe(b *testing.B)  { benchDecode(b, []byte(specSubSentJSON), FormatJSON) }
+func BenchmarkDecodeXMLV6(b *testing.B)          { benchDecode(b, []byte(v6TextXML), FormatXML) }
+
+func BenchmarkEncodeJSONMediaCheck(b *testing.B) { benchEncode(b, []byte(specMediaJSON), FormatJSON) }
+func BenchmarkEncodeXMLMediaCheck(b *testing.B) {
+	benchEncodeAs(b, []byte(specMediaJSON), FormatJSON, FormatXML)
+}
+
+func BenchmarkEnvelopeAppendXML(b *testing.B) {
+	b.ReportAllocs()
+	var buf []byte
+	for b.Loop() {
+		buf = v4Env.Append(buf[:0], FormatXML)
+	}
+}
+
+func BenchmarkTransferReplyXML(b *testing.B) {
+	h := &Header{ToUserName: "gh_abc", FromUserName: "oUser"}
+	r := TransferCustomerService("")
+	b.ReportAllocs()
+	var buf []byte
+	for b.Loop() {
+		buf, _ = r.AppendReply(buf[:0], h, FormatXML, 1713424427)
+	}
+}

@@ -94,7 +94,7 @@ func Decode(body []byte, f Format) (Push, error) {
 		u := &Unknown{Header: h, Raw: append([]byte(nil), body...)}
 		for i := range ents {
 			if !ents[i].used {
-				u.Fields = append(u.Fields, Field{Name: ents[i].name, Value: d.value(&ents[i])})
+				u.Fields = append(u.Fields, Field{Name: ents[i].name, Value: d.value(ents[i])})
 			}
 		}
 		if d.err != nil {
@@ -106,7 +106,7 @@ func Decode(body []byte, f Format) (Push, error) {
 	var seen uint64
 	for i := range ents {
 		if !ents[i].used {
-			d.field(t, &seen, &ents[i])
+			d.field(t, &seen, ents[i])
 		}
 	}
 	if d.err != nil {
@@ -117,7 +117,7 @@ func Decode(body []byte, f Format) (Push, error) {
 
 // field stores member n in the slot of fd named n.name, or appends it to
 // fd's Extra when there is no such slot or the value does not fit.
-func (d *decoder) field(fd fielder, seen *uint64, n *node) {
+func (d *decoder) field(fd fielder, seen *uint64, n node) {
 	name := n.name
 	for i := 0; ; i++ {
 		sn, mode, p := fd.at(i, d.f)
@@ -138,12 +138,12 @@ func (d *decoder) field(fd fielder, seen *uint64, n *node) {
 
 // slot stores n into slot p; it reports false when the value does not fit
 // or a single-valued slot is already set.
-func (d *decoder) slot(seen *uint64, bit uint, mode uint8, p any, n *node) bool {
+func (d *decoder) slot(seen *uint64, bit uint, mode uint8, p any, n node) bool {
 	switch mode {
 	case mScalar, mMsgIDString:
-		return d.scalar(seen, bit, p, n)
+		return d.scalar(seen, bit, p, &n)
 	case mStruct:
-		if bit < 64 && *seen&(1<<bit) != 0 {
+		if *seen&(1<<bit) != 0 {
 			return false
 		}
 		fd := p.(fielder)
@@ -240,9 +240,9 @@ func parseInt(s string) (int64, bool) {
 }
 
 // fill decodes the members of object node n into fd.
-func (d *decoder) fill(fd fielder, n *node) {
+func (d *decoder) fill(fd fielder, n node) {
 	var seen uint64
-	d.children(n, func(c *node) {
+	d.children(n, func(c node) {
 		d.field(fd, &seen, c)
 	})
 }
@@ -252,13 +252,13 @@ func (d *decoder) fill(fd fielder, n *node) {
 func decodeList[T any, PT interface {
 	*T
 	fielder
-}](d *decoder, dst *[]T, mode uint8, n *node) bool {
-	add := func(c *node) {
-		var it T
+}](d *decoder, dst *[]T, mode uint8, n node) bool {
+	add := func(c node) {
+		var zero T
+		*dst = append(*dst, zero)
 		if c.kind == ValueObject {
-			d.fill(PT(&it), c)
+			d.fill(PT(&(*dst)[len(*dst)-1]), c)
 		}
-		*dst = append(*dst, it)
 	}
 	emptyText := n.kind == ValueString && n.text == ""
 	switch mode {
@@ -276,7 +276,7 @@ func decodeList[T any, PT interface {
 			return false
 		}
 		ok := true
-		d.children(n, func(c *node) {
+		d.children(n, func(c node) {
 			if c.name != "List" || (c.kind != ValueObject && (c.kind != ValueString || c.text != "")) {
 				ok = false
 			}
@@ -298,7 +298,7 @@ func decodeList[T any, PT interface {
 		return true
 	case ValueArray:
 		ok := true
-		d.items(n, func(c *node) {
+		d.items(n, func(c node) {
 			if c.kind != ValueObject {
 				ok = false
 			}
@@ -313,17 +313,17 @@ func decodeList[T any, PT interface {
 }
 
 // value converts a node to a generic Value.
-func (d *decoder) value(n *node) Value {
+func (d *decoder) value(n node) Value {
 	switch n.kind {
 	case ValueObject:
 		v := Value{Kind: ValueObject}
-		d.children(n, func(c *node) {
+		d.children(n, func(c node) {
 			v.Fields = append(v.Fields, Field{Name: c.name, Value: d.value(c)})
 		})
 		return v
 	case ValueArray:
 		v := Value{Kind: ValueArray}
-		d.items(n, func(c *node) {
+		d.items(n, func(c node) {
 			v.Items = append(v.Items, d.value(c))
 		})
 		return v
@@ -338,7 +338,7 @@ func (d *decoder) setErr(err error) {
 }
 
 // children calls fn for each member of object node n.
-func (d *decoder) children(n *node, fn func(c *node)) {
+func (d *decoder) children(n node, fn func(c node)) {
 	if d.f == FormatXML {
 		x := xscan{s: d.s, i: int(n.pos)}
 		if _, container, err := x.content(n.name); err != nil || !container {
@@ -351,12 +351,12 @@ func (d *decoder) children(n *node, fn func(c *node)) {
 				d.setErr(err)
 				return
 			}
-			c, err := xmlChild(&x, name, selfClose, int(n.depth)+1)
-			if err != nil {
+			var c node
+			if err := xmlChild(&x, &c, name, selfClose, int(n.depth)+1); err != nil {
 				d.setErr(err)
 				return
 			}
-			fn(&c)
+			fn(c)
 		}
 	}
 	j := jscan{s: d.s, i: int(n.pos)}
@@ -376,12 +376,12 @@ func (d *decoder) children(n *node, fn func(c *node)) {
 			return
 		}
 		c.name = name
-		fn(&c)
+		fn(c)
 	}
 }
 
 // items calls fn for each element of JSON array node n.
-func (d *decoder) items(n *node, fn func(c *node)) {
+func (d *decoder) items(n node, fn func(c node)) {
 	j := jscan{s: d.s, i: int(n.pos) + 1}
 	for first := true; ; first = false {
 		ok, err := j.arrNext(first)
@@ -394,29 +394,30 @@ func (d *decoder) items(n *node, fn func(c *node)) {
 			d.setErr(err)
 			return
 		}
-		fn(&c)
+		fn(c)
 	}
 }
 
-// xmlChild reads the element whose start tag was just read and returns its
-// node: a leaf as ValueString, an element with children as ValueObject
-// (skipped and validated).
-func xmlChild(x *xscan, name string, selfClose bool, depth int) (node, error) {
+// xmlChild reads the element whose start tag was just read into c: a leaf
+// as ValueString, an element with children as ValueObject (skipped and
+// validated).
+func xmlChild(x *xscan, c *node, name string, selfClose bool, depth int) error {
+	c.name = name
+	c.kind = ValueString
 	if selfClose {
-		return node{name: name, kind: ValueString}, nil
+		return nil
 	}
 	pos := x.i
 	l, container, err := x.content(name)
 	if err != nil {
-		return node{}, err
+		return err
 	}
 	if !container {
-		return node{name: name, kind: ValueString, text: x.leafString(l)}, nil
+		c.text = x.leafString(l)
+		return nil
 	}
-	if err := x.skipChildren(name, depth); err != nil {
-		return node{}, err
-	}
-	return node{name: name, kind: ValueObject, pos: int32(pos), depth: int16(depth)}, nil
+	c.kind, c.pos, c.depth = ValueObject, int32(pos), int16(depth)
+	return x.skipChildren(name, depth)
 }
 
 // rootTextOK reports whether the text of a root element without children
@@ -450,11 +451,10 @@ func (d *decoder) topXML(ents []node) ([]node, error) {
 				if !ok {
 					break
 				}
-				c, err := xmlChild(&x, name, selfClose, 2)
-				if err != nil {
+				ents = append(ents, node{})
+				if err := xmlChild(&x, &ents[len(ents)-1], name, selfClose, 2); err != nil {
 					return nil, err
 				}
-				ents = append(ents, c)
 			}
 		}
 	}

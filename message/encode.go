@@ -2,6 +2,7 @@ package message
 
 import (
 	"errors"
+	"reflect"
 	"strconv"
 	"unicode/utf8"
 )
@@ -9,11 +10,13 @@ import (
 // Encode renders p in format f. For every push Decode returns,
 // Decode(Encode(p, f), f) deep-equals p. Typed fields are written in a
 // fixed order after the header, then Header.Extra; XML strings go in CDATA
-// sections. An empty MsgType (and, for types with a single kind, an empty
-// Event) is filled in from p's type; a header naming a kind that p's type
-// does not cover is an error. Values XML or JSON cannot carry (control
-// characters, invalid UTF-8, field names that are not XML names) give an
-// error wrapping ErrUnencodable.
+// sections, JSON MsgIds of plain digits are numbers. For a type with a
+// single kind, an empty MsgType or Event is written as the type's own (the
+// value itself is not changed); a header naming a kind that p's type does
+// not cover is an error. Values XML or JSON cannot carry (control
+// characters in XML, invalid UTF-8, field names that are not XML names),
+// nil pushes and Push types of other packages give an error wrapping
+// ErrUnencodable.
 func Encode(p Push, f Format) ([]byte, error) { return AppendEncode(nil, p, f) }
 
 // AppendEncode appends the encoding of p in format f to dst (see Encode).
@@ -21,6 +24,9 @@ func Encode(p Push, f Format) ([]byte, error) { return AppendEncode(nil, p, f) }
 func AppendEncode(dst []byte, p Push, f Format) ([]byte, error) {
 	if err := checkFormat(f); err != nil {
 		return dst, err
+	}
+	if v := reflect.ValueOf(p); !v.IsValid() || v.Kind() == reflect.Pointer && v.IsNil() {
+		return dst, unencodable("nil push")
 	}
 	if u, ok := p.(*Unknown); ok {
 		if u.Raw != nil {
@@ -30,7 +36,7 @@ func AppendEncode(dst []byte, p Push, f Format) ([]byte, error) {
 		}
 		e := encoder{b: dst, f: f}
 		e.open()
-		e.header(&u.Header, u.MsgType, u.Event)
+		e.header(&u.Header, u.MsgType, u.Event, u.Fields)
 		e.extra(u.Fields)
 		e.extra(u.Extra)
 		e.closeRoot()
@@ -40,14 +46,19 @@ func AppendEncode(dst []byte, p Push, f Format) ([]byte, error) {
 		return e.b, nil
 	}
 	t, ok := p.(typed)
-	if !ok || p == nil {
+	if !ok {
 		return dst, unencodable("push type not defined by this package")
 	}
 	h := t.Head()
 	msgType, event := h.MsgType, h.Event
 	ks := kindsOf(p)
-	if msgType == "" && event == "" && len(ks) == 1 {
-		msgType, event = ks[0].MsgType, ks[0].Event
+	if len(ks) == 1 {
+		if msgType == "" {
+			msgType = ks[0].MsgType
+		}
+		if event == "" && msgType == ks[0].MsgType {
+			event = ks[0].Event
+		}
 	}
 	k := kindOf(msgType, event)
 	found := false
@@ -59,7 +70,7 @@ func AppendEncode(dst []byte, p Push, f Format) ([]byte, error) {
 	}
 	e := encoder{b: dst, f: f}
 	e.open()
-	e.header(h, msgType, event)
+	e.header(h, msgType, event, nil)
 	e.fields(t)
 	e.closeRoot()
 	if e.err != nil {
@@ -74,7 +85,10 @@ func unencodable(msg string) error {
 
 type encodeError struct{ msg string }
 
+// Error implements error.
 func (e *encodeError) Error() string { return "message: cannot encode: " + e.msg }
+
+// Unwrap returns ErrUnencodable.
 func (e *encodeError) Unwrap() error { return ErrUnencodable }
 
 // encoder writes one document. JSON commas are tracked with comma: it is
@@ -109,14 +123,21 @@ func (e *encoder) closeRoot() {
 	}
 }
 
-func (e *encoder) header(h *Header, msgType, event string) {
+// header writes the shared fields. Event is left out when empty, unless
+// a later field is named Event: then an empty one comes first so that
+// the later one is not read back as the header's.
+func (e *encoder) header(h *Header, msgType, event string, more []Field) {
 	e.str("ToUserName", h.ToUserName)
 	e.str("FromUserName", h.FromUserName)
 	e.int("CreateTime", h.CreateTime)
 	e.str("MsgType", msgType)
-	if event != "" {
-		e.str("Event", event)
+	if event == "" {
+		_, found := getField(more, "Event")
+		if _, inExtra := h.Get("Event"); !found && !inExtra {
+			return
+		}
 	}
+	e.str("Event", event)
 }
 
 // begin starts member name: `"name":` or `<name>`.

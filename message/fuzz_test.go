@@ -210,7 +210,7 @@ func jsonOracle(t *testing.T, data []byte) {
 			mineErr = j.end()
 		}
 		if mineErr == nil {
-			mine = d.value(&top)
+			mine = d.value(top)
 			mineErr = d.err
 		}
 	}
@@ -345,11 +345,11 @@ func xmlTree(s string) (string, Value, error) {
 	}
 	var v Value
 	if !selfClose {
-		n, err := xmlChild(&x, root, false, 1)
-		if err != nil {
+		var n node
+		if err := xmlChild(&x, &n, root, false, 1); err != nil {
 			return "", Value{}, err
 		}
-		v = d.value(&n)
+		v = d.value(n)
 	}
 	if err := x.end(); err != nil {
 		return "", Value{}, err

@@ -352,6 +352,10 @@ func TestEncodeFillsKind(t *testing.T) {
 	if err != nil || !strings.Contains(string(b), `<Event><![CDATA[debug_demo]]></Event>`) {
 		t.Errorf("DebugDemo: %s %v", b, err)
 	}
+	b, err = Encode(&DebugDemo{Header: Header{MsgType: "event"}}, FormatJSON)
+	if err != nil || !strings.Contains(string(b), `"Event":"debug_demo"`) {
+		t.Errorf("DebugDemo with MsgType only: %s %v", b, err)
+	}
 	// Ambiguous (several kinds) or mismatching headers are errors.
 	if _, err := Encode(&TradeManage{}, FormatJSON); !errors.Is(err, ErrUnencodable) {
 		t.Errorf("TradeManage without Event: %v", err)
@@ -376,6 +380,11 @@ func TestEncodeErrors(t *testing.T) {
 	}
 	if _, err := Encode(&Text{Content: "x"}, Format(9)); err == nil {
 		t.Error("invalid format accepted")
+	}
+	for _, p := range []Push{nil, (*Text)(nil), (*Unknown)(nil)} {
+		if _, err := Encode(p, FormatJSON); !errors.Is(err, ErrUnencodable) {
+			t.Errorf("Encode(%#v): %v", p, err)
+		}
 	}
 	if _, err := Encode(&foreign{}, FormatXML); !errors.Is(err, ErrUnencodable) {
 		t.Errorf("foreign Push: %v", err)

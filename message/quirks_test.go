@@ -146,6 +146,17 @@ func TestExtraKeepsEverything(t *testing.T) {
 			t.Errorf("round trip via %s", b)
 		}
 	}
+	// A misfit Event stays out of the header in both formats.
+	u := mustDecode(t, `{"MsgType":"text","Event":[true],"Content":"c"}`, FormatJSON).(*Text)
+	for _, f := range []Format{FormatJSON, FormatXML} {
+		b, err := Encode(u, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q := mustDecode(t, string(b), f); q.Head().Event != "" || len(q.Head().Extra) != 1 {
+			t.Errorf("%v: %s decoded to %#v", f, b, q)
+		}
+	}
 	// Nested unknown fields go to the nested Extra.
 	m := mustDecode(t, `{"MsgType":"event","Event":"wxa_media_check","result":{"suggest":"pass","x":1},"isrisky":0}`, FormatJSON).(*MediaCheck)
 	if len(m.Result.Extra) != 1 || len(m.Extra) != 1 || m.Extra[0].Name != "isrisky" {

@@ -13,6 +13,7 @@ type Reply interface {
 
 type successReply struct{}
 
+// AppendReply appends "success".
 func (successReply) AppendReply(dst []byte, _ *Header, _ Format, _ int64) ([]byte, error) {
 	return append(dst, "success"...), nil
 }
@@ -28,6 +29,7 @@ var XPayOK Reply = xpayOKReply{}
 
 type xpayOKReply struct{}
 
+// AppendReply appends the acknowledgement in format f.
 func (xpayOKReply) AppendReply(dst []byte, _ *Header, f Format, _ int64) ([]byte, error) {
 	if err := checkFormat(f); err != nil {
 		return dst, err
@@ -50,6 +52,7 @@ func TransferCustomerService(kfAccount string) Reply { return transferReply{kf: 
 
 type transferReply struct{ kf string }
 
+// AppendReply appends the transfer_customer_service message answering in.
 func (r transferReply) AppendReply(dst []byte, in *Header, f Format, now int64) ([]byte, error) {
 	if err := checkFormat(f); err != nil {
 		return dst, err

@@ -247,17 +247,16 @@ type SubscribeMsgSentEvent struct {
 // DedupKey implements Push: "biz:subscribe_msg_sent_event:"+MsgIDs joined
 // with ",".
 func (m *SubscribeMsgSentEvent) DedupKey() string {
-	var b strings.Builder
+	ids := make([]string, len(m.List))
+	found := false
 	for i, it := range m.List {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(string(it.MsgID))
+		ids[i] = string(it.MsgID)
+		found = found || it.MsgID != ""
 	}
-	if strings.Trim(b.String(), ",") == "" {
+	if !found {
 		return m.eventKey()
 	}
-	return m.bizKey(b.String())
+	return m.bizKey(strings.Join(ids, ","))
 }
 
 // MediaCheckResult is the overall verdict of a wxa_media_check push.

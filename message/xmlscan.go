@@ -345,39 +345,41 @@ func (x *xscan) content(name string) (l xleaf, container bool, err error) {
 			return l, false, nil
 		}
 		if strings.HasPrefix(s[i:], "<![CDATA[") {
+			// Validate the section while looking for its "]]>".
 			start := i + 9
-			k := strings.Index(s[start:], "]]>")
-			if k < 0 {
-				x.i = i
-				return l, false, x.fail("unterminated CDATA section")
-			}
-			end := start + k
-			for j := start; j < end; {
-				j = skipPrintable(s, j, end)
-				if j >= end {
-					break
+			j := start
+			for {
+				j = skipCDATAPlain(s, j)
+				if j >= len(s) {
+					x.i = i
+					return l, false, x.fail("unterminated CDATA section")
 				}
 				c := s[j]
-				if c == '\r' {
+				switch {
+				case c == ']':
+					if strings.HasPrefix(s[j:], "]]>") {
+						goto cdataEnd
+					}
+					j++
+				case c == '\r':
 					decode = true
 					j++
-					continue
-				}
-				if c == '\t' || c == '\n' {
+				case c == '\t' || c == '\n':
 					j++
-					continue
+				default:
+					r, size := utf8.DecodeRuneInString(s[j:])
+					if (r == utf8.RuneError && size == 1) || !isXMLChar(r) {
+						x.i = j
+						return l, false, x.fail("invalid UTF-8 or illegal character")
+					}
+					j += size
 				}
-				r, size := utf8.DecodeRuneInString(s[j:end])
-				if (r == utf8.RuneError && size == 1) || !isXMLChar(r) {
-					x.i = j
-					return l, false, x.fail("invalid UTF-8 or illegal character")
-				}
-				j += size
 			}
+		cdataEnd:
 			chunks++
 			text = true
-			l.v0, l.v1 = start, end
-			i = end + 3
+			l.v0, l.v1 = start, j
+			i = j + 3
 			continue
 		}
 		if strings.HasPrefix(s[i:], "<!--") {

@@ -43,8 +43,9 @@ type SharedStore interface {
 //     token is still valid but due for renewal, callers get the current
 //     token at once and the renewal runs in the background (a failed
 //     background renewal is retried at most once a second, and the current
-//     token is served until it expires); once it has expired (or was
-//     rejected), callers wait for the renewal.
+//     token is served until it expires; so is a renewal that brings a
+//     token already due again); once it has expired (or was rejected),
+//     callers wait for the renewal.
 //   - Invalidate is a compare-and-swap: it only drops the token if the cache
 //     still holds the one that failed.
 //   - With a SharedStore, a renewal first reads the store, then takes the
@@ -62,10 +63,10 @@ type TokenCache struct {
 	poll          time.Duration
 	flightTimeout time.Duration
 
-	cur      atomic.Pointer[cacheEntry]
-	mu       sync.Mutex
-	fl       *flight
-	lastFail time.Time // real time of the last failed renewal; guarded by mu
+	cur       atomic.Pointer[cacheEntry]
+	mu        sync.Mutex
+	fl        *flight
+	holdUntil time.Time // real time before which no background renewal starts; guarded by mu
 
 	fetches      atomic.Int64
 	storeHits    atomic.Int64
@@ -74,9 +75,11 @@ type TokenCache struct {
 	refreshFails atomic.Int64
 }
 
-// backgroundRetryGap is the pause, in real time, after a failed renewal
-// before another renewal starts while the current token is still valid.
-// Callers without a valid token always trigger a renewal.
+// backgroundRetryGap is the pause, in real time, after a renewal that failed
+// or brought a token that is already due for renewal (a source that keeps
+// handing back the old token), before another renewal starts while the
+// current token is still valid. Callers without a valid token always
+// trigger a renewal.
 const backgroundRetryGap = time.Second
 
 // cacheEntry is the cached token. A revoked entry is never served.
@@ -158,9 +161,9 @@ func (c *TokenCache) slow(ctx context.Context) (Token, error) {
 	valid := e != nil && !e.revoked && e.tok.Valid(now)
 	f := c.fl
 	if f == nil {
-		if valid && !c.lastFail.IsZero() && time.Since(c.lastFail) < backgroundRetryGap {
+		if valid && time.Now().Before(c.holdUntil) {
 			c.mu.Unlock()
-			return e.tok, nil // the last renewal failed a moment ago; do not hammer
+			return e.tok, nil // the last renewal did not help a moment ago; do not hammer
 		}
 		f = c.startLocked(ctx, e)
 	}
@@ -182,7 +185,7 @@ func (c *TokenCache) slow(ctx context.Context) (Token, error) {
 func (c *TokenCache) startLocked(ctx context.Context, e *cacheEntry) *flight {
 	bad := ""
 	if e != nil && e.revoked {
-		bad = e.tok.value
+		bad = e.tok.Value()
 	}
 	f := &flight{done: make(chan struct{})}
 	c.fl = f
@@ -192,12 +195,16 @@ func (c *TokenCache) startLocked(ctx context.Context, e *cacheEntry) *flight {
 		tok, err := c.refreshSafe(fctx, bad)
 		c.mu.Lock()
 		defer c.mu.Unlock()
+		c.holdUntil = time.Time{}
 		if err == nil {
-			c.cur.Store(&cacheEntry{tok: tok, refreshAt: c.refreshAt(tok)})
-			c.lastFail = time.Time{}
+			at := c.refreshAt(tok)
+			c.cur.Store(&cacheEntry{tok: tok, refreshAt: at})
+			if !c.now().Before(at) {
+				c.holdUntil = time.Now().Add(backgroundRetryGap)
+			}
 		} else {
 			c.refreshFails.Add(1)
-			c.lastFail = time.Now()
+			c.holdUntil = time.Now().Add(backgroundRetryGap)
 		}
 		c.fl = nil
 		f.tok, f.err = tok, err
@@ -238,7 +245,7 @@ func (c *TokenCache) refreshAt(tok Token) time.Time {
 
 // usable reports whether a token read from the store can be served.
 func (c *TokenCache) usable(tok Token, bad string, now time.Time) bool {
-	return tok.value != "" && tok.value != bad && now.Before(c.refreshAt(tok))
+	return !tok.IsZero() && tok.Value() != bad && now.Before(c.refreshAt(tok))
 }
 
 // fetch asks the source for a token, once. A source may hand back a token
@@ -323,12 +330,12 @@ func (c *TokenCache) fetchLocked(ctx context.Context, bad string) (Token, error)
 // cache held failed. The next Token call waits for one renewal; a token read
 // from the SharedStore is only taken if it differs from failed.
 func (c *TokenCache) Invalidate(ctx context.Context, failed Token) bool {
-	if failed.value == "" {
+	if failed.IsZero() {
 		return false
 	}
 	for {
 		e := c.cur.Load()
-		if e == nil || e.revoked || e.tok.value != failed.value {
+		if e == nil || e.revoked || e.tok.Value() != failed.Value() {
 			return false
 		}
 		if c.cur.CompareAndSwap(e, &cacheEntry{tok: e.tok, revoked: true}) {

@@ -52,9 +52,9 @@ func New(appID, secret string, opts ...Option) (*Client, error) {
 				return nil, err
 			}
 			if cfg.classic {
-				src = &ClassicTokenSource{cred: cred, t: t}
+				src = &ClassicTokenSource{tokenEndpoint{"ClassicTokenSource", cred, t}}
 			} else {
-				src = &StableTokenSource{cred: cred, t: t}
+				src = &StableTokenSource{tokenEndpoint{"StableTokenSource", cred, t}}
 			}
 		}
 		cache = newTokenCache(src, cfg)
@@ -89,9 +89,9 @@ func (c *Client) call(ctx context.Context, ex *exchange, query url.Values) error
 		for k, v := range query {
 			q[k] = v
 		}
-		q.Set("access_token", tok.value)
+		q.Set("access_token", tok.Value())
 		ex.query = q
-		ex.secrets = []string{tok.value}
+		ex.secrets = []string{tok.Value()}
 		err = c.t.do(ctx, ex)
 		ae, ok := err.(*Error)
 		if !ok {

@@ -31,8 +31,7 @@ type tokenAnswer struct {
 	ExpiresIn   json.RawMessage `json:"expires_in"`
 }
 
-// token validates the answer; issued is the time the request was sent, so
-// the computed expiry errs on the early side.
+// token validates the answer; issued is the time the request was sent.
 func (a *tokenAnswer) token(op string, issued time.Time) (Token, error) {
 	if a.AccessToken == "" {
 		return Token{}, badResponse(op, "missing access_token")
@@ -56,21 +55,72 @@ func (a *tokenAnswer) token(op string, issued time.Time) (Token, error) {
 	case n > maxExpiresIn:
 		return Token{}, badResponse(op, "expires_in is %d, longer than 31 days", n)
 	}
-	return Token{value: a.AccessToken, issuedAt: issued, expires: issued.Add(time.Duration(n) * time.Second)}, nil
+	return NewToken(a.AccessToken, issued, issued.Add(time.Duration(n)*time.Second)), nil
 }
 
-// credentials identify an app. The secret is never printed.
+// credentials identify an app. The secret is kept behind a pointer so that
+// printing a copy of a struct holding credentials shows an address, not the
+// secret.
 type credentials struct {
 	appID  string
-	secret string
+	secret *string
 }
 
 func newCredentials(appID, secret string) (credentials, error) {
 	if appID == "" || secret == "" {
 		return credentials{}, fmt.Errorf("%w: appid and secret must not be empty", ErrConfig)
 	}
-	return credentials{appID: appID, secret: secret}, nil
+	return credentials{appID: appID, secret: &secret}, nil
 }
+
+// tokenEndpoint is what both token sources share: the app's credentials, the
+// transport, and printing that never shows the AppSecret. Its methods have
+// value receivers so that a source prints redacted whether it is printed
+// through a pointer or as a value.
+type tokenEndpoint struct {
+	name string // type name shown by String
+	cred credentials
+	t    *transport
+}
+
+func newTokenEndpoint(name, appID, secret string, opts []Option) (tokenEndpoint, error) {
+	cred, err := newCredentials(appID, secret)
+	if err != nil {
+		return tokenEndpoint{}, err
+	}
+	t, err := newTransport(newConfig(opts))
+	if err != nil {
+		return tokenEndpoint{}, err
+	}
+	return tokenEndpoint{name: name, cred: cred, t: t}, nil
+}
+
+// fetch runs ex against a token endpoint, retrying -1, and validates the
+// answer. The time of the request is the token's IssuedAt, so the computed
+// expiry errs on the early side.
+func (e tokenEndpoint) fetch(ctx context.Context, ex *exchange) (Token, error) {
+	issued := e.t.now()
+	var ans tokenAnswer
+	ex.tokenEndpoint, ex.secrets, ex.out = true, []string{*e.cred.secret}, &ans
+	if err := e.t.doBusy(ctx, ex); err != nil {
+		return Token{}, err
+	}
+	return ans.token(ex.op, issued)
+}
+
+// AppID returns the app's AppID.
+func (e tokenEndpoint) AppID() string { return e.cred.appID }
+
+// String describes the source without the AppSecret.
+func (e tokenEndpoint) String() string {
+	return "openapi." + e.name + "(appid=" + e.cred.appID + ")"
+}
+
+// GoString describes the source without the AppSecret, for %#v.
+func (e tokenEndpoint) GoString() string { return e.String() }
+
+// Format prints the redacted description for every verb.
+func (e tokenEndpoint) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, e.String()) }
 
 // StableTokenSource fetches tokens with POST /cgi-bin/stable_token. In normal
 // mode WeChat returns the same token while it is valid and a new one from 5
@@ -78,23 +128,18 @@ func newCredentials(appID, secret string) (credentials, error) {
 // without invalidating each other. It retries -1 with backoff. Printing it
 // never shows the AppSecret.
 type StableTokenSource struct {
-	cred credentials
-	t    *transport
+	tokenEndpoint
 }
 
 // NewStableTokenSource returns a stable_token source for the app. It uses
 // the options WithBaseURL, WithHTTPClient, WithClock, WithTimeout,
 // WithBusyRetry and WithMaxResponseSize.
 func NewStableTokenSource(appID, secret string, opts ...Option) (*StableTokenSource, error) {
-	cred, err := newCredentials(appID, secret)
+	e, err := newTokenEndpoint("StableTokenSource", appID, secret, opts)
 	if err != nil {
 		return nil, err
 	}
-	t, err := newTransport(newConfig(opts))
-	if err != nil {
-		return nil, err
-	}
-	return &StableTokenSource{cred: cred, t: t}, nil
+	return &StableTokenSource{e}, nil
 }
 
 // stableRequest is the stable_token request body.
@@ -108,7 +153,7 @@ type stableRequest struct {
 // FetchToken implements TokenSource in normal mode (force_refresh false):
 // WeChat hands back the current token while more than 5 minutes remain.
 func (s *StableTokenSource) FetchToken(ctx context.Context) (Token, error) {
-	return s.fetch(ctx, false)
+	return s.fetchStable(ctx, false)
 }
 
 // ForceRefresh fetches with force_refresh true, which invalidates the
@@ -116,40 +161,17 @@ func (s *StableTokenSource) FetchToken(ctx context.Context) (Token, error) {
 // it 20 times a day, at least 30 s apart. Call TokenCache.Invalidate with the
 // old token afterwards so the cache picks up the new one.
 func (s *StableTokenSource) ForceRefresh(ctx context.Context) (Token, error) {
-	return s.fetch(ctx, true)
+	return s.fetchStable(ctx, true)
 }
 
-func (s *StableTokenSource) fetch(ctx context.Context, forceRefresh bool) (Token, error) {
+func (s *StableTokenSource) fetchStable(ctx context.Context, forceRefresh bool) (Token, error) {
 	const op = "cgi-bin/stable_token"
-	body, err := json.Marshal(stableRequest{GrantType: "client_credential", AppID: s.cred.appID, Secret: s.cred.secret, ForceRefresh: forceRefresh})
+	body, err := json.Marshal(stableRequest{GrantType: "client_credential", AppID: s.cred.appID, Secret: *s.cred.secret, ForceRefresh: forceRefresh})
 	if err != nil {
 		return Token{}, fmt.Errorf("openapi: %s: encoding request: %w", op, ErrConfig)
 	}
-	issued := s.t.now()
-	var ans tokenAnswer
-	err = s.t.doBusy(ctx, &exchange{
-		op: op, method: "POST", body: body, contentType: "application/json",
-		tokenEndpoint: true, secrets: []string{s.cred.secret}, out: &ans,
-	})
-	if err != nil {
-		return Token{}, err
-	}
-	return ans.token(op, issued)
+	return s.fetch(ctx, &exchange{op: op, method: "POST", body: body, contentType: "application/json"})
 }
-
-// AppID returns the app's AppID.
-func (s *StableTokenSource) AppID() string { return s.cred.appID }
-
-// String describes s without the AppSecret.
-func (s *StableTokenSource) String() string {
-	return "openapi.StableTokenSource(appid=" + s.cred.appID + ")"
-}
-
-// GoString describes s without the AppSecret.
-func (s *StableTokenSource) GoString() string { return s.String() }
-
-// Format prints the redacted description for every verb.
-func (s *StableTokenSource) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, s.String()) }
 
 // ClassicTokenSource fetches tokens with GET /cgi-bin/token. Every fetch
 // creates a new token and starts the 5-minute end of life of the previous
@@ -157,50 +179,21 @@ func (s *StableTokenSource) Format(f fmt.State, verb rune) { _, _ = io.WriteStri
 // a TokenCache and, across processes, a SharedStore). It retries -1 with
 // backoff. Printing it never shows the AppSecret.
 type ClassicTokenSource struct {
-	cred credentials
-	t    *transport
+	tokenEndpoint
 }
 
 // NewClassicTokenSource returns a classic /cgi-bin/token source for the app.
 // It uses the same options as NewStableTokenSource.
 func NewClassicTokenSource(appID, secret string, opts ...Option) (*ClassicTokenSource, error) {
-	cred, err := newCredentials(appID, secret)
+	e, err := newTokenEndpoint("ClassicTokenSource", appID, secret, opts)
 	if err != nil {
 		return nil, err
 	}
-	t, err := newTransport(newConfig(opts))
-	if err != nil {
-		return nil, err
-	}
-	return &ClassicTokenSource{cred: cred, t: t}, nil
+	return &ClassicTokenSource{e}, nil
 }
 
 // FetchToken implements TokenSource. Every call returns a new token.
 func (s *ClassicTokenSource) FetchToken(ctx context.Context) (Token, error) {
-	const op = "cgi-bin/token"
-	q := url.Values{"grant_type": {"client_credential"}, "appid": {s.cred.appID}, "secret": {s.cred.secret}}
-	issued := s.t.now()
-	var ans tokenAnswer
-	err := s.t.doBusy(ctx, &exchange{
-		op: op, method: "GET", query: q, tokenEndpoint: true,
-		secrets: []string{s.cred.secret}, out: &ans,
-	})
-	if err != nil {
-		return Token{}, err
-	}
-	return ans.token(op, issued)
+	q := url.Values{"grant_type": {"client_credential"}, "appid": {s.cred.appID}, "secret": {*s.cred.secret}}
+	return s.fetch(ctx, &exchange{op: "cgi-bin/token", method: "GET", query: q})
 }
-
-// AppID returns the app's AppID.
-func (s *ClassicTokenSource) AppID() string { return s.cred.appID }
-
-// String describes s without the AppSecret.
-func (s *ClassicTokenSource) String() string {
-	return "openapi.ClassicTokenSource(appid=" + s.cred.appID + ")"
-}
-
-// GoString describes s without the AppSecret.
-func (s *ClassicTokenSource) GoString() string { return s.String() }
-
-// Format prints the redacted description for every verb.
-func (s *ClassicTokenSource) Format(f fmt.State, verb rune) { _, _ = io.WriteString(f, s.String()) }

@@ -12,11 +12,16 @@ const redacted = "REDACTED"
 
 // Token is an access_token with its lifetime. The secret value is only
 // reachable through Value; every way of printing a Token (String, GoString,
-// any fmt verb, slog, JSON and text marshalling) shows "REDACTED" instead.
+// any fmt verb, slog, JSON and text marshalling) shows "REDACTED" instead,
+// and a Token in an unexported field of a printed struct shows only an
+// address.
 //
 // The zero Token is empty and expired.
 type Token struct {
-	value    string
+	// value is kept behind a pointer so that a Token held in an unexported
+	// struct field, which fmt prints without calling Format, shows an
+	// address rather than the secret.
+	value    *string
 	issuedAt time.Time
 	expires  time.Time
 }
@@ -25,11 +30,20 @@ type Token struct {
 // the time it stops being valid. Stores that persist tokens (see SharedStore)
 // use it to rebuild a Token.
 func NewToken(value string, issuedAt, expiresAt time.Time) Token {
-	return Token{value: value, issuedAt: issuedAt, expires: expiresAt}
+	t := Token{issuedAt: issuedAt, expires: expiresAt}
+	if value != "" {
+		t.value = &value
+	}
+	return t
 }
 
 // Value returns the secret access_token. Never log it.
-func (t Token) Value() string { return t.value }
+func (t Token) Value() string {
+	if t.value == nil {
+		return ""
+	}
+	return *t.value
+}
 
 // IssuedAt returns when the token was obtained, by the clock of the process
 // that fetched it.
@@ -39,14 +53,14 @@ func (t Token) IssuedAt() time.Time { return t.issuedAt }
 func (t Token) ExpiresAt() time.Time { return t.expires }
 
 // IsZero reports whether t holds no token.
-func (t Token) IsZero() bool { return t.value == "" }
+func (t Token) IsZero() bool { return t.value == nil }
 
 // Valid reports whether t holds a token that has not expired at now.
-func (t Token) Valid(now time.Time) bool { return t.value != "" && now.Before(t.expires) }
+func (t Token) Valid(now time.Time) bool { return t.value != nil && now.Before(t.expires) }
 
 // String describes t without its value.
 func (t Token) String() string {
-	if t.value == "" {
+	if t.value == nil {
 		return "openapi.Token(empty)"
 	}
 	return "openapi.Token(" + redacted + ", expires " + t.expires.UTC().Format(time.RFC3339) + ")"

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,7 +22,8 @@ func TestTokenNeverPrintsValue(t *testing.T) {
 	tok := NewToken(secret, time.Unix(0, 0), time.Unix(7200, 0))
 	var outs []string
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x", "%X", "%d", "%10.3s"} {
-		outs = append(outs, fmt.Sprintf(verb, tok), fmt.Sprintf(verb, &tok), fmt.Sprintf(verb, struct{ T Token }{tok}))
+		outs = append(outs, fmt.Sprintf(verb, tok), fmt.Sprintf(verb, &tok), fmt.Sprintf(verb, struct{ T Token }{tok}),
+			fmt.Sprintf(verb, struct{ t Token }{tok}), fmt.Sprintf(verb, []Token{tok}), fmt.Sprintf(verb, map[string]Token{"k": tok}))
 	}
 	outs = append(outs, tok.String(), tok.GoString())
 	j, _ := json.Marshal(struct{ T Token }{tok})
@@ -58,7 +60,7 @@ func TestSourcesNeverPrintSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, v := range []any{s, c, cl, *cl} {
+	for _, v := range []any{s, c, *s, *c, cl, *cl, cl.TokenCache(), *cl.TokenCache(), struct{ s StableTokenSource }{*s}} {
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
 			if out := fmt.Sprintf(verb, v); strings.Contains(out, "TOPSECRET") {
 				t.Errorf("%s printed the secret: %s", verb, out)
@@ -494,6 +496,17 @@ func TestBusyIsRetriedWithBackoff(t *testing.T) {
 			t.Errorf("stable_token calls = %d, want 3", n)
 		}
 	})
+	t.Run("token endpoint bounded", func(t *testing.T) {
+		s := newSim(t)
+		c := s.client(t)
+		s.api.FailNextOn(wechatsim.PathStableToken, 10, -1)
+		if _, err := c.Token(context.Background()); !errors.Is(err, ErrBusy) {
+			t.Fatalf("err = %v, want ErrBusy", err)
+		}
+		if n := s.api.StableTokenFetches(); n != 3 {
+			t.Errorf("stable_token calls = %d, want 3 attempts", n)
+		}
+	})
 	t.Run("context ends the backoff", func(t *testing.T) {
 		s := newSim(t)
 		c := s.client(t, WithBusyRetry(10, time.Hour, time.Hour))
@@ -671,6 +684,44 @@ func TestShortLivedTokensDoNotRefetchPerCall(t *testing.T) {
 	}
 	if calls != 1 {
 		t.Errorf("fetches = %d, want 1", calls)
+	}
+}
+
+func TestSourceHandingBackDueTokenIsNotHammered(t *testing.T) {
+	// A central token service hands back its current token, with its own
+	// issue and expiry times, until it renews it itself. Inside the refresh
+	// window every renewal brings the same, still due token: renewals must
+	// be paced like failed ones, not run once per call.
+	clk := wechatsim.NewFakeClock(time.Unix(1714000000, 0))
+	issued := clk.Now()
+	var calls atomic.Int32
+	src := sourceFunc(func(context.Context) (Token, error) {
+		calls.Add(1)
+		return NewToken("service-token", issued, issued.Add(2*time.Hour)), nil
+	})
+	tc := NewTokenCache(src, WithClock(clk.Now))
+	ctx := context.Background()
+	if _, err := tc.Token(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2*time.Hour - time.Minute) // due for renewal, still valid
+	for range 20 {
+		tok, err := tc.Token(ctx)
+		if err != nil || tok.Value() != "service-token" {
+			t.Fatalf("Token = %v, %v", tok, err)
+		}
+		tc.waitIdle()
+	}
+	if n := calls.Load(); n != 2 {
+		t.Errorf("fetches = %d, want 2 (one renewal, then paced)", n)
+	}
+	// Once it has expired, callers wait for a renewal again.
+	clk.Advance(time.Minute)
+	if _, err := tc.Token(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := calls.Load(); n != 3 {
+		t.Errorf("fetches after expiry = %d, want 3", n)
 	}
 }
 

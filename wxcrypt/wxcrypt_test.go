@@ -6,7 +6,7 @@ import (
 	"crypto/cipher"
 	"encoding/base64"
 	"encoding/binary"
-		"encoding/json"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/http/httptest"
 	"os"
@@ -130,15 +131,29 @@ type instance struct {
 	store  *redistoken.Store
 }
 
-func newInstances(t *testing.T, n int, rdb *redis.Client, prefix string, api *wechatsim.OpenAPI, srv *httptest.Server) []instance {
+// cluster is a mock Open API and three instances sharing one Redis store,
+// with perInstance users each whose 48 h window is open.
+type cluster struct {
+	api   *wechatsim.OpenAPI
+	clock *wechatsim.FakeClock
+	insts []instance
+	users []string
+}
+
+const perInstance = 50
+
+func newCluster(t *testing.T, rdb *redis.Client, prefix string) *cluster {
 	t.Helper()
-	out := make([]instance, n)
-	for i := range out {
+	api := wechatsim.NewOpenAPI()
+	srv := httptest.NewServer(api)
+	t.Cleanup(srv.Close)
+	c := &cluster{api: api, clock: api.FakeClock(), insts: make([]instance, 3)}
+	for i := range c.insts {
 		store := redistoken.New(rdb, wechatsim.DefaultAppID, redistoken.WithPrefix(prefix), redistoken.WithLease(5*time.Second))
-		c, err := openapi.New(wechatsim.DefaultAppID, wechatsim.DefaultSecret,
+		client, err := openapi.New(wechatsim.DefaultAppID, wechatsim.DefaultSecret,
 			openapi.WithBaseURL(srv.URL),
 			openapi.WithHTTPClient(srv.Client()),
-			openapi.WithClock(api.FakeClock().Now),
+			openapi.WithClock(c.clock.Now),
 			openapi.WithSharedStore(store),
 			openapi.WithStorePoll(2*time.Millisecond),
 			openapi.WithBusyRetry(1, 0, 0),
@@ -146,23 +161,27 @@ func newInstances(t *testing.T, n int, rdb *redis.Client, prefix string, api *we
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[i] = instance{client: c, store: store}
+		c.insts[i] = instance{client: client, store: store}
 	}
-	return out
+	c.users = make([]string, len(c.insts)*perInstance)
+	for i := range c.users {
+		c.users[i] = api.World().NewUser().OpenID
+		api.World().NoteUserMessage(c.users[i], c.clock.Now()) // 5 messages within 48 h
+	}
+	return c
 }
 
 // storm makes every instance send from perInstance goroutines released at
-// once; users[i] receives the messages of goroutine i.
-func storm(t *testing.T, ctx context.Context, insts []instance, users []string, label string) {
+// once; users[i] receives the message of goroutine i.
+func (c *cluster) storm(t *testing.T, ctx context.Context, label string) {
 	t.Helper()
 	start := make(chan struct{})
 	var wg sync.WaitGroup
-	per := len(users) / len(insts)
-	for i, to := range users {
-		c := insts[i/per].client
+	for i, to := range c.users {
+		client := c.insts[i/perInstance].client
 		wg.Go(func() {
 			<-start
-			if err := c.SendText(ctx, to, label); err != nil {
+			if err := client.SendText(ctx, to, label); err != nil {
 				t.Errorf("%s: send failed: %v", label, err)
 			}
 		})
@@ -173,9 +192,9 @@ func storm(t *testing.T, ctx context.Context, insts []instance, users []string, 
 
 // noTokenErrors fails if the mock ever answered custom/send with a token
 // error: no call may have used a stale token, not even before a retry.
-func noTokenErrors(t *testing.T, api *wechatsim.OpenAPI) {
+func (c *cluster) noTokenErrors(t *testing.T) {
 	t.Helper()
-	st := api.Stats()[wechatsim.PathCustomSend]
+	st := c.api.Stats()[wechatsim.PathCustomSend]
 	for _, code := range []int{40001, 40014, 42001} {
 		if n := st.ErrCodes[code]; n != 0 {
 			t.Errorf("custom/send answered %d %d times", code, n)
@@ -185,40 +204,29 @@ func noTokenErrors(t *testing.T, api *wechatsim.OpenAPI) {
 
 func TestThreeInstancesOneFetchPerExpiry(t *testing.T) {
 	rdb, prefix := testRedis(t)
-	api := wechatsim.NewOpenAPI()
-	srv := httptest.NewServer(api)
-	defer srv.Close()
-	clock := api.FakeClock()
-	api.SetLatency(5 * time.Millisecond) // widen the race between instances
+	c := newCluster(t, rdb, prefix)
+	c.api.SetLatency(5 * time.Millisecond) // widen the race between instances
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
-	const perInstance = 50
-	insts := newInstances(t, 3, rdb, prefix, api, srv)
-	users := make([]string, 3*perInstance)
-	for i := range users {
-		users[i] = api.World().NewUser().OpenID
-		api.World().NoteUserMessage(users[i], clock.Now()) // 5 messages within 48 h
-	}
-
-	storm(t, ctx, insts, users, "cold start")
-	if n := api.StableTokenFetches(); n != 1 {
+	c.storm(t, ctx, "cold start")
+	if n := c.api.StableTokenFetches(); n != 1 {
 		t.Fatalf("cold start: %d token fetches, want 1", n)
 	}
 	for i := range 2 {
-		clock.Advance(wechatsim.TokenLifetime) // the token has expired
-		storm(t, ctx, insts, users, fmt.Sprint("after expiry ", i+1))
-		if n := api.StableTokenFetches(); n != 2+i {
+		c.clock.Advance(wechatsim.TokenLifetime) // the token has expired
+		c.storm(t, ctx, fmt.Sprint("after expiry ", i+1))
+		if n := c.api.StableTokenFetches(); n != 2+i {
 			t.Fatalf("after expiry %d: %d token fetches, want %d", i+1, n, 2+i)
 		}
 	}
 
 	// Refresh ahead: inside the last minutes every instance still serves the
 	// old token and renews behind; the renewals meet in Redis.
-	old, _ := insts[0].client.Token(ctx)
-	clock.Set(old.ExpiresAt().Add(-2 * time.Minute))
-	storm(t, ctx, insts, users, "refresh ahead")
-	for _, in := range insts {
+	old, _ := c.insts[0].client.Token(ctx)
+	c.clock.Set(old.ExpiresAt().Add(-2 * time.Minute))
+	c.storm(t, ctx, "refresh ahead")
+	for _, in := range c.insts {
 		for {
 			tok, err := in.client.Token(ctx)
 			if err != nil {
@@ -234,12 +242,12 @@ func TestThreeInstancesOneFetchPerExpiry(t *testing.T) {
 			}
 		}
 	}
-	if n := api.StableTokenFetches(); n != 4 {
+	if n := c.api.StableTokenFetches(); n != 4 {
 		t.Fatalf("refresh ahead: %d token fetches, want 4", n)
 	}
-	noTokenErrors(t, api)
+	c.noTokenErrors(t)
 	var fetches int64
-	for _, in := range insts {
+	for _, in := range c.insts {
 		fetches += in.client.TokenCache().Stats().Fetches
 		if st := in.client.TokenCache().Stats(); st.StoreErrors != 0 {
 			t.Errorf("store errors: %+v", st)
@@ -250,42 +258,104 @@ func TestThreeInstancesOneFetchPerExpiry(t *testing.T) {
 	}
 }
 
-func TestDeadLockHolderBlocksOnlyUntilLeaseEnds(t *testing.T) {
+func TestRevokedTokenAcrossInstancesOneFetch(t *testing.T) {
 	rdb, prefix := testRedis(t)
-	api := wechatsim.NewOpenAPI()
-	srv := httptest.NewServer(api)
-	defer srv.Close()
-	clock := api.FakeClock()
+	c := newCluster(t, rdb, prefix)
+	c.api.SetLatency(2 * time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	c.storm(t, ctx, "warm up")
+	sends := c.api.Stats()[wechatsim.PathCustomSend].Calls
 
-	const perInstance = 50
-	insts := newInstances(t, 3, rdb, prefix, api, srv)
-	users := make([]string, 3*perInstance)
-	for i := range users {
-		users[i] = api.World().NewUser().OpenID
-		api.World().NoteUserMessage(users[i], clock.Now())
+	// Every instance holds the token WeChat now rejects. Each invalidates it
+	// (compare and swap in the cache, compare and delete in Redis), the
+	// instances meet at the lease, and one fetch serves them all.
+	c.api.RevokeTokens()
+	c.storm(t, ctx, "after revocation")
+	if n := c.api.StableTokenFetches(); n != 2 {
+		t.Errorf("%d token fetches, want 2 (one before, one after the revocation)", n)
 	}
-	storm(t, ctx, insts, users, "warm up")
-	clock.Advance(wechatsim.TokenLifetime)
+	st := c.api.Stats()[wechatsim.PathCustomSend]
+	if n := st.Calls - sends; n > 2*len(c.users) {
+		t.Errorf("custom/send calls = %d, want at most %d (one retry per call)", n, 2*len(c.users))
+	}
+	if st.ErrCodes[40001] == 0 {
+		t.Error("the mock never rejected the revoked token: the test proves nothing")
+	}
+	for _, in := range c.insts {
+		if st := in.client.TokenCache().Stats(); st.Invalidations != 1 || st.StoreErrors != 0 {
+			t.Errorf("stats = %+v, want exactly one invalidation per instance", st)
+		}
+	}
+}
 
-	// A fourth process starts refreshing (takes the lease) and dies: it
-	// never fetches, saves or releases.
+// stuckSource plays a process that took the lease and hangs in its fetch:
+// entered is closed when the fetch starts; the fetch fails when release is
+// closed.
+type stuckSource struct {
+	entered, release chan struct{}
+}
+
+func (s stuckSource) FetchToken(context.Context) (openapi.Token, error) {
+	close(s.entered)
+	<-s.release
+	return openapi.Token{}, errors.New("process died")
+}
+
+func TestDeadLockHolderBlocksOnlyUntilLeaseEnds(t *testing.T) {
+	rdb, prefix := testRedis(t)
+	c := newCluster(t, rdb, prefix)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c.storm(t, ctx, "warm up")
+	c.clock.Advance(wechatsim.TokenLifetime)
+
+	// A fourth process starts refreshing (takes the lease) and hangs mid-
+	// fetch, as if killed: it neither saves nor releases.
 	const lease = 300 * time.Millisecond
-	dead := redistoken.New(rdb, wechatsim.DefaultAppID, redistoken.WithPrefix(prefix), redistoken.WithLease(lease))
-	if _, ok, err := dead.TryLock(ctx); err != nil || !ok {
-		t.Fatalf("dead holder could not lock: ok=%v err=%v", ok, err)
+	stuck := stuckSource{entered: make(chan struct{}), release: make(chan struct{})}
+	holderStore := redistoken.New(rdb, wechatsim.DefaultAppID, redistoken.WithPrefix(prefix), redistoken.WithLease(lease))
+	holder, err := openapi.New("", "", openapi.WithTokenSource(stuck), openapi.WithSharedStore(holderStore),
+		openapi.WithClock(c.clock.Now), openapi.WithFetchTimeout(time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	holderDone := make(chan error, 1)
+	go func() { _, err := holder.Token(context.Background()); holderDone <- err }()
+	<-stuck.entered
+	if ttl := rdb.PTTL(ctx, holderStore.LockKey()).Val(); ttl <= 0 || ttl > lease {
+		t.Fatalf("lock PTTL = %v, want the holder's lease of %v", ttl, lease)
 	}
 
+	// The others wait no longer than the lease (they would wait for their
+	// fetch timeout, a minute, if the lease did not run out).
 	began := time.Now()
-	storm(t, ctx, insts, users, "after the holder died")
+	c.storm(t, ctx, "after the holder died")
 	t.Logf("recovered %v after the holder died (lease %v)", time.Since(began).Round(time.Millisecond), lease)
-	if n := api.StableTokenFetches(); n != 2 {
+	if n := c.api.StableTokenFetches(); n != 2 {
 		t.Fatalf("%d token fetches, want 2 (one before, one after the dead holder)", n)
 	}
-	noTokenErrors(t, api)
-	if got := len(api.SentMessages(users[0])); got != 2 {
+	c.noTokenErrors(t)
+	if got := len(c.api.SentMessages(c.users[0])); got != 2 {
 		t.Errorf("user got %d messages, want 2", got)
+	}
+
+	// The stuck process wakes up while someone else holds the lease: its
+	// release must leave that lease alone.
+	other := redistoken.New(rdb, wechatsim.DefaultAppID, redistoken.WithPrefix(prefix), redistoken.WithLease(time.Minute))
+	releaseOther, ok, err := other.TryLock(ctx)
+	if err != nil || !ok {
+		t.Fatalf("lock after recovery: ok=%v err=%v", ok, err)
+	}
+	close(stuck.release)
+	if err := <-holderDone; err == nil {
+		t.Error("the stuck holder reported success")
+	}
+	if n := rdb.Exists(ctx, other.LockKey()).Val(); n != 1 {
+		t.Error("the stale holder released a lease it no longer owned")
+	}
+	if err := releaseOther(ctx); err != nil {
+		t.Fatal(err)
 	}
 }
 
