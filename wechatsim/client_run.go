@@ -99,11 +99,13 @@ func (s *Summary) String() string {
 	}
 	fmt.Fprintf(&b, "  deliveries %d (%d retries)\n", s.Deliveries, s.Retries)
 	l := s.Latency
-	fmt.Fprintf(&b, "  latency  p50 %v  p90 %v  p99 %v  max %v\n", roundDur(l.P50), roundDur(l.P90), roundDur(l.P99), roundDur(l.Max))
+	fmt.Fprintf(&b, "  latency  p50 %v  p90 %v  p99 %v  max %v\n", RoundLatency(l.P50), RoundLatency(l.P90), RoundLatency(l.P99), RoundLatency(l.Max))
 	return b.String()
 }
 
-func roundDur(d time.Duration) time.Duration {
+// RoundLatency rounds a latency for display: to the microsecond below a
+// millisecond, to 10 µs below a second, to the millisecond above.
+func RoundLatency(d time.Duration) time.Duration {
 	switch {
 	case d >= time.Second:
 		return d.Round(time.Millisecond)

@@ -100,7 +100,7 @@ func runMockAPI(ctx context.Context, stdout, stderr io.Writer, o *mockAPIOptions
 	case o.quota <= 0:
 		return errors.New("--token-quota must be positive")
 	}
-	logger, err := newMockLogger(stderr, o.logFormat, o.logLevel)
+	logger, err := newLogger(stderr, o.logFormat, o.logLevel)
 	if err != nil {
 		return err
 	}
@@ -139,22 +139,6 @@ func runMockAPI(ctx context.Context, stdout, stderr io.Writer, o *mockAPIOptions
 			base, url.QueryEscape(app.AppID), url.QueryEscape(app.Secret))
 		logger.Info("wxgate mockapi listening", "addr", ln.Addr().String(), "appid", app.AppID, "users", len(openids))
 	})
-}
-
-// newMockLogger returns a slog logger writing to w.
-func newMockLogger(w io.Writer, format, level string) (*slog.Logger, error) {
-	var lv slog.Level
-	if err := lv.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("--log-level: %q is not debug, info, warn or error", level)
-	}
-	opts := &slog.HandlerOptions{Level: lv}
-	switch strings.ToLower(format) {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	}
-	return nil, fmt.Errorf("--log-format: %q is not text or json", format)
 }
 
 // secretParams are query parameters whose values never reach a log line.

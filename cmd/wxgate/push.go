@@ -502,10 +502,10 @@ func printOutcome(w io.Writer, c *wechatsim.Client, o *wechatsim.Outcome, verbos
 	}
 	for _, d := range o.Deliveries {
 		if d.Status == 0 {
-			fmt.Fprintf(w, "  delivery %d: no answer after %v (%s)\n", d.Attempt, roundLatency(d.Latency), d.Verdict)
+			fmt.Fprintf(w, "  delivery %d: no answer after %v (%s)\n", d.Attempt, wechatsim.RoundLatency(d.Latency), d.Verdict)
 			continue
 		}
-		fmt.Fprintf(w, "  delivery %d: HTTP %d in %v, %s\n", d.Attempt, d.Status, roundLatency(d.Latency), shortBody(d.Body, verbose))
+		fmt.Fprintf(w, "  delivery %d: HTTP %d in %v, %s\n", d.Attempt, d.Status, wechatsim.RoundLatency(d.Latency), shortBody(d.Body, verbose))
 	}
 	if o.ReplyPlaintext != nil && (verbose || o.Accepted) {
 		fmt.Fprintf(w, "  reply:   %s\n", shortBody(o.ReplyPlaintext, true))
@@ -516,17 +516,6 @@ func printOutcome(w io.Writer, c *wechatsim.Client, o *wechatsim.Outcome, verbos
 	}
 	fmt.Fprintf(w, "FAILED (%s): %s\n", o.Verdict, o.Reason)
 	fmt.Fprintf(w, "the user sees: %s\n", o.UserVisibleFailure)
-}
-
-// roundLatency rounds d for display.
-func roundLatency(d time.Duration) time.Duration {
-	switch {
-	case d >= time.Second:
-		return d.Round(time.Millisecond)
-	case d >= time.Millisecond:
-		return d.Round(10 * time.Microsecond)
-	}
-	return d.Round(time.Microsecond)
 }
 
 // shortBody quotes a body, shortened unless full is set.

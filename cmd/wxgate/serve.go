@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -75,7 +76,9 @@ and keys, so that they do not show in the process list.`,
 	return cmd
 }
 
-func newLogger(format, level string) (*slog.Logger, error) {
+// newLogger returns a slog logger writing to w in format ("text" or
+// "json") at level.
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level: %q is not debug, info, warn or error", level)
@@ -83,9 +86,9 @@ func newLogger(format, level string) (*slog.Logger, error) {
 	opts := &slog.HandlerOptions{Level: lv}
 	switch strings.ToLower(format) {
 	case "text":
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format: %q is not text or json", format)
 }
@@ -112,7 +115,7 @@ func (o *serveOptions) pushConfig(logger *slog.Logger) (push.Config, error) {
 }
 
 func runServe(ctx context.Context, o *serveOptions) error {
-	logger, err := newLogger(o.logFormat, o.logLevel)
+	logger, err := newLogger(os.Stderr, o.logFormat, o.logLevel)
 	if err != nil {
 		return err
 	}

@@ -76,12 +76,12 @@ func printVerify(w io.Writer, target string, res *wechatsim.VerifyResult) {
 		}
 		switch {
 		case ch.Status == 0:
-			fmt.Fprintf(w, "  %-14s no answer after %v (%s)  %s\n", ch.Name, roundLatency(ch.Latency), ch.Verdict, mark)
+			fmt.Fprintf(w, "  %-14s no answer after %v (%s)  %s\n", ch.Name, wechatsim.RoundLatency(ch.Latency), ch.Verdict, mark)
 		case ch.Name == wechatsim.CheckEchostr:
 			fmt.Fprintf(w, "  %-14s HTTP %d in %v, sent echostr %s, got %s  %s\n", ch.Name, ch.Status,
-				roundLatency(ch.Latency), ch.Echostr, shortBody(ch.Body, false), mark)
+				wechatsim.RoundLatency(ch.Latency), ch.Echostr, shortBody(ch.Body, false), mark)
 		default:
-			fmt.Fprintf(w, "  %-14s HTTP %d in %v, %s  %s\n", ch.Name, ch.Status, roundLatency(ch.Latency), shortBody(ch.Body, false), mark)
+			fmt.Fprintf(w, "  %-14s HTTP %d in %v, %s  %s\n", ch.Name, ch.Status, wechatsim.RoundLatency(ch.Latency), shortBody(ch.Body, false), mark)
 		}
 	}
 	if res.Pass {
