@@ -38,7 +38,7 @@ type MemoryDeduper struct {
 }
 
 type dedupEntry struct {
-	done    chan struct{} // closed when the claim ends
+	done    chan struct{} // made by the first waiter; closed when the claim ends
 	answer  []byte
 	settled bool // completed (answer valid) rather than in flight
 	expires time.Time
@@ -64,7 +64,7 @@ func (d *MemoryDeduper) Acquire(ctx context.Context, key string) ([]byte, bool, 
 		}
 		if e == nil {
 			d.sweepLocked(now)
-			d.entries[key] = &dedupEntry{done: make(chan struct{})}
+			d.entries[key] = &dedupEntry{}
 			d.mu.Unlock()
 			return nil, true, nil
 		}
@@ -72,6 +72,9 @@ func (d *MemoryDeduper) Acquire(ctx context.Context, key string) ([]byte, bool, 
 			answer := e.answer
 			d.mu.Unlock()
 			return answer, false, nil
+		}
+		if e.done == nil {
+			e.done = make(chan struct{})
 		}
 		wait := e.done
 		d.mu.Unlock()
@@ -91,7 +94,9 @@ func (d *MemoryDeduper) Complete(_ context.Context, key string, answer []byte) e
 		e.settled = true
 		e.answer = answer
 		e.expires = d.now().Add(d.ttl)
-		close(e.done)
+		if e.done != nil {
+			close(e.done)
+		}
 	}
 	return nil
 }
@@ -102,7 +107,9 @@ func (d *MemoryDeduper) Release(_ context.Context, key string) error {
 	defer d.mu.Unlock()
 	if e := d.entries[key]; e != nil && !e.settled {
 		delete(d.entries, key)
-		close(e.done)
+		if e.done != nil {
+			close(e.done)
+		}
 	}
 	return nil
 }

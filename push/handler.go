@@ -57,7 +57,10 @@ var (
 	allowed   = []string{"GET, POST"}
 )
 
-var successBody = []byte("success")
+var (
+	successBody   = []byte("success")
+	successLength = []string{"7"}
+)
 
 // outcome is what one request came to, for the response and the log line.
 type outcome struct {
@@ -71,6 +74,50 @@ type outcome struct {
 	mode   Mode
 	format message.Format
 	head   *message.Header
+
+	// bufs are pooled buffers to give back once the response is written.
+	bufs [2]*[]byte
+
+	// The response is written once, by ServeHTTP or, when a handler passes
+	// its deadline, by the watchdog that answers "success" in its place.
+	w       http.ResponseWriter
+	mu      sync.Mutex
+	written bool
+}
+
+// write sends the outcome unless the watchdog already answered.
+func (o *outcome) write() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.written {
+		return
+	}
+	o.written = true
+	hdr := o.w.Header()
+	hdr["Content-Type"] = o.ctype
+	if o.status != http.StatusOK {
+		hdr["X-Content-Type-Options"] = nosniff
+	}
+	o.w.WriteHeader(o.status)
+	o.w.Write(o.body)
+}
+
+// answerEarly sends "success" while the handler still runs, and flushes it
+// so that WeChat has its answer in time. It reports whether it answered.
+func (o *outcome) answerEarly() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.written {
+		return false
+	}
+	o.written = true
+	hdr := o.w.Header()
+	hdr["Content-Type"] = ctypeText
+	hdr["Content-Length"] = successLength
+	o.w.WriteHeader(http.StatusOK)
+	o.w.Write(successBody)
+	http.NewResponseController(o.w).Flush()
+	return true
 }
 
 func (o *outcome) fail(status int, result, msg string) {
@@ -80,28 +127,23 @@ func (o *outcome) fail(status int, result, msg string) {
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	o := outcome{status: http.StatusOK, level: slog.LevelInfo, result: "ok"}
-	var release func()
+	o := &outcome{status: http.StatusOK, level: slog.LevelInfo, result: "ok", w: w}
 	switch r.Method {
 	case http.MethodGet:
-		h.verifyURL(r, &o)
+		h.verifyURL(r, o)
 	case http.MethodPost:
-		release = h.receive(r, &o)
+		h.receive(r, o)
 	default:
 		w.Header()["Allow"] = allowed
 		o.fail(http.StatusMethodNotAllowed, "bad_method", "method not allowed: use GET or POST")
 	}
-	hdr := w.Header()
-	hdr["Content-Type"] = o.ctype
-	if o.status != http.StatusOK {
-		hdr["X-Content-Type-Options"] = nosniff
+	o.write()
+	for _, b := range o.bufs {
+		if b != nil {
+			h.putBuf(b)
+		}
 	}
-	w.WriteHeader(o.status)
-	w.Write(o.body)
-	if release != nil {
-		release()
-	}
-	h.log(r, &o, time.Since(start))
+	h.log(r, o, time.Since(start))
 }
 
 func (h *Handler) log(r *http.Request, o *outcome, latency time.Duration) {
@@ -140,22 +182,22 @@ func (h *Handler) verifyURL(r *http.Request, o *outcome) {
 	}
 }
 
-// receive handles a POST. The returned function, when not nil, gives the
-// request's buffers back once the response is written.
-func (h *Handler) receive(r *http.Request, o *outcome) (release func()) {
+// receive handles a POST. Buffers it takes from the pool are left in o.bufs
+// for ServeHTTP to give back once the response is written.
+func (h *Handler) receive(r *http.Request, o *outcome) {
 	q, ok := parseQuery(r.URL.RawQuery)
 	if !ok {
 		o.fail(http.StatusBadRequest, "bad_query", "malformed query string")
-		return nil
+		return
 	}
 	if q.signature == "" || q.timestamp == "" || q.nonce == "" {
 		o.fail(http.StatusBadRequest, "missing_param", "missing parameter: signature, timestamp and nonce are required")
-		return nil
+		return
 	}
 	ts, err := strconv.ParseInt(q.timestamp, 10, 64)
 	if err != nil {
 		o.fail(http.StatusBadRequest, "bad_timestamp", "timestamp is not a whole number of seconds")
-		return nil
+		return
 	}
 	encrypted := false
 	switch q.encryptType {
@@ -164,101 +206,89 @@ func (h *Handler) receive(r *http.Request, o *outcome) (release func()) {
 		encrypted = true
 		if q.msgSignature == "" {
 			o.fail(http.StatusBadRequest, "missing_param", "missing parameter: msg_signature is required with encrypt_type=aes")
-			return nil
+			return
 		}
 	default:
 		o.fail(http.StatusBadRequest, "bad_encrypt_type", "unknown encrypt_type: want aes or raw")
-		return nil
+		return
 	}
 	if r.ContentLength > h.cfg.MaxBody {
 		o.fail(http.StatusRequestEntityTooLarge, "too_large", "body larger than "+strconv.FormatInt(h.cfg.MaxBody, 10)+" bytes")
-		return nil
+		return
 	}
 	if !wxcrypt.VerifySignature(q.signature, h.cfg.Token, q.timestamp, q.nonce) {
 		o.fail(http.StatusForbidden, "bad_signature", "signature mismatch")
-		return nil
+		return
 	}
 	now := h.cfg.Now()
 	if w := h.cfg.ReplayWindow; w > 0 {
 		if d := now.Sub(time.Unix(ts, 0)); d > w || d < -w {
 			o.fail(http.StatusForbidden, "stale_timestamp", "timestamp outside the replay window")
 			o.detail = "skew " + d.Round(time.Second).String()
-			return nil
+			return
 		}
 	}
 	if encrypted && h.cfg.Mode == ModePlain {
 		o.fail(http.StatusBadRequest, "mode_refused", "encrypted push refused: server is in plaintext mode")
-		return nil
+		return
 	}
 	if !encrypted && h.cfg.Mode == ModeSafe {
 		o.fail(http.StatusForbidden, "mode_refused", "plaintext push refused: server is in safe mode")
-		return nil
+		return
 	}
 	if encrypted && h.cfg.cipher == nil {
 		o.fail(http.StatusBadRequest, "no_key", "encrypted push but no EncodingAESKey is configured")
-		return nil
+		return
 	}
 
 	bodyBuf := h.bufs.Get().(*[]byte)
+	o.bufs[0] = bodyBuf
 	body, status := readBody(r.Body, (*bodyBuf)[:0], h.cfg.MaxBody)
 	*bodyBuf = body[:0]
 	if status != 0 {
-		h.putBuf(bodyBuf)
 		if status == http.StatusRequestEntityTooLarge {
 			o.fail(status, "too_large", "body larger than "+strconv.FormatInt(h.cfg.MaxBody, 10)+" bytes")
 		} else {
 			o.fail(status, "bad_body", "could not read the body")
 		}
-		return nil
+		return
 	}
 	format, err := message.DetectFormat(body)
 	if err != nil {
-		h.putBuf(bodyBuf)
 		o.fail(http.StatusBadRequest, "bad_format", "body is neither XML nor JSON")
-		return nil
+		return
 	}
 	o.format, o.mode = format, ModePlain
 
 	plaintext := body
 	var key *wxcrypt.Key
-	var plainBuf *[]byte
 	if encrypted {
 		o.mode = requestMode(body, format)
 		enc, found, err := message.ExtractEncrypt(body, format)
 		if err != nil || !found {
-			h.putBuf(bodyBuf)
 			o.fail(http.StatusBadRequest, "bad_body", "body has no Encrypt field")
-			return nil
+			return
 		}
 		if !wxcrypt.VerifySignatureBytes([]byte(q.msgSignature), h.cfg.Token, q.timestamp, q.nonce, enc) {
-			h.putBuf(bodyBuf)
 			o.fail(http.StatusForbidden, "bad_msg_signature", "msg_signature mismatch")
-			return nil
+			return
 		}
-		plainBuf = h.bufs.Get().(*[]byte)
+		plainBuf := h.bufs.Get().(*[]byte)
+		o.bufs[1] = plainBuf
 		plaintext, key, err = h.cfg.cipher.DecryptBuffer((*plainBuf)[:0], enc)
 		if err != nil {
-			h.putBuf(bodyBuf)
-			h.putBuf(plainBuf)
 			status := http.StatusBadRequest
 			if errors.Is(err, wxcrypt.ErrAppID) {
 				status = http.StatusForbidden
 			}
 			o.fail(status, "bad_ciphertext", "message could not be decrypted")
 			o.detail = err.Error()
-			return nil
+			return
 		}
 		if cap(plaintext) > cap(*plainBuf) {
 			*plainBuf = plaintext[:0]
 		}
 	}
-	release = func() {
-		h.putBuf(bodyBuf)
-		if plainBuf != nil {
-			h.putBuf(plainBuf)
-		}
-	}
-
 	innerFormat, err := message.DetectFormat(plaintext)
 	var p message.Push
 	if err == nil {
@@ -267,22 +297,15 @@ func (h *Handler) receive(r *http.Request, o *outcome) (release func()) {
 	if err != nil {
 		o.fail(http.StatusBadRequest, "bad_message", "malformed "+format.String()+" message")
 		o.detail = err.Error()
-		return release
+		return
 	}
 	o.head = p.Head()
 
 	req := &Request{Push: p, AppID: h.cfg.AppID, Mode: o.mode, Format: format, OpenID: q.openid, Plaintext: plaintext}
-	answer, abandoned := h.handle(r.Context(), req, o)
-	if abandoned {
-		// The handler still runs and may read Plaintext: keep the buffers
-		// out of the pool and leave them to the garbage collector.
-		release = nil
+	answer := h.handle(r.Context(), req, o)
+	if o.status == http.StatusOK {
+		h.render(o, answer, format, key, now)
 	}
-	if o.status != http.StatusOK {
-		return release
-	}
-	h.render(o, answer, format, key, now)
-	return release
 }
 
 // requestMode tells compatible from safe mode: a compatible body carries the
@@ -326,16 +349,11 @@ func readBody(body io.Reader, buf []byte, max int64) ([]byte, int) {
 	}
 }
 
-// handled is what a handler run came to.
-type handled struct {
-	reply message.Reply
-	err   error
-}
-
 // handle deduplicates and dispatches req, and returns the plaintext answer:
-// "success" or a rendered reply. abandoned reports that the handler was
-// still running when the deadline passed.
-func (h *Handler) handle(parent context.Context, req *Request, o *outcome) (answer []byte, abandoned bool) {
+// "success" or a rendered reply. The handler runs on the request's
+// goroutine; if its deadline passes first, a watchdog answers "success" in
+// its place and the handler's eventual result is only logged.
+func (h *Handler) handle(parent context.Context, req *Request, o *outcome) []byte {
 	ctx, cancel := context.WithTimeout(parent, h.cfg.HandlerTimeout)
 	defer cancel()
 
@@ -347,7 +365,7 @@ func (h *Handler) handle(parent context.Context, req *Request, o *outcome) (answ
 		case err != nil && ctx.Err() != nil:
 			// The first delivery is still running: keep WeChat's deadline.
 			o.result, o.level = "duplicate_timeout", slog.LevelWarn
-			return successBody, false
+			return successBody
 		case err != nil:
 			// Dedup store down: handle anyway. A duplicate run is better
 			// than a message lost or an error shown to the user.
@@ -356,60 +374,64 @@ func (h *Handler) handle(parent context.Context, req *Request, o *outcome) (answ
 		case !acquired:
 			o.result = "duplicate"
 			if len(prev) == 0 {
-				return successBody, false
+				return successBody
 			}
-			return prev, false
+			return prev
 		}
 	}
 
-	done := make(chan handled, 1)
-	go func() {
-		defer func() {
-			if v := recover(); v != nil {
-				h.cfg.Logger.Error("push handler panicked", "app", h.cfg.AppID, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-				done <- handled{err: errPanic}
-			}
-		}()
-		reply, err := h.router.Dispatch(ctx, req)
-		done <- handled{reply, err}
-	}()
-
-	var res handled
-	select {
-	case res = <-done:
-	case <-ctx.Done():
-		o.result, o.level, o.detail = "timeout", slog.LevelWarn, "handler passed its deadline; answered success"
-		if key != "" {
+	// The watchdog fires at the handler's deadline. It is a plain timer, not
+	// a context.AfterFunc: the same deadline, for fewer allocations.
+	watchdog := time.AfterFunc(h.cfg.HandlerTimeout, func() {
+		if o.answerEarly() && key != "" {
 			h.cfg.Deduper.Complete(context.WithoutCancel(ctx), key, nil)
 		}
-		return successBody, true
+	})
+	reply, err := h.dispatch(ctx, req)
+	if !watchdog.Stop() {
+		// The watchdog answered "success"; a retry gets the same.
+		o.result, o.level, o.detail = "timeout", slog.LevelWarn, "handler passed its deadline; answered success"
+		if err != nil {
+			o.detail += "; then it failed: " + err.Error()
+		}
+		return successBody
 	}
-	if res.err == nil {
-		answer, res.err = renderReply(res.reply, req, h.cfg.Now())
+	var answer []byte
+	if err == nil {
+		answer, err = renderReply(reply, req, h.cfg.Now())
 	}
-	if res.err != nil {
+	if err != nil {
 		if key != "" {
-			h.cfg.Deduper.Release(context.WithoutCancel(ctx), key)
+			h.cfg.Deduper.Release(ctx, key)
 		}
 		o.fail(http.StatusInternalServerError, "handler_error", "handler failed")
 		o.level = slog.LevelError
-		if res.err != errPanic {
-			o.detail = res.err.Error()
-		} else {
+		if err == errPanic {
 			o.result = "panic"
+		} else {
+			o.detail = err.Error()
 		}
-		return nil, false
+		return nil
 	}
 	if key != "" {
-		stored := answer
-		if message.IsSuccess(res.reply) {
-			stored = nil
-		} else {
+		var stored []byte
+		if !message.IsSuccess(reply) {
 			stored = bytes.Clone(answer)
 		}
-		h.cfg.Deduper.Complete(context.WithoutCancel(ctx), key, stored)
+		h.cfg.Deduper.Complete(ctx, key, stored)
 	}
-	return answer, false
+	return answer
+}
+
+// dispatch runs the router, turning a panic into errPanic.
+func (h *Handler) dispatch(ctx context.Context, req *Request) (reply message.Reply, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			h.cfg.Logger.Error("push handler panicked", "app", h.cfg.AppID, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			reply, err = nil, errPanic
+		}
+	}()
+	return h.router.Dispatch(ctx, req)
 }
 
 var errPanic = errors.New("push: handler panicked")

@@ -12,9 +12,6 @@ import (
 	"encoding/hex"
 )
 
-// maxStackParts is how many signature parts are sorted without allocating.
-const maxStackParts = 6
-
 // Signature returns WeChat's signature over token, timestamp, nonce and any
 // extra parts (the Encrypt field for msg_signature): the parts sorted
 // bytewise, concatenated with no separator, hashed with SHA-1, and written
@@ -38,7 +35,7 @@ func VerifySignature(signature, token, timestamp, nonce string, extra ...string)
 
 // VerifySignatureBytes is VerifySignature for a signature and an extra part
 // held as byte slices, as they arrive in a request, so that the hot path
-// converts nothing.
+// converts and allocates nothing. A nil extra means no extra part.
 func VerifySignatureBytes(signature []byte, token, timestamp, nonce string, extra []byte) bool {
 	if len(signature) != sha1.Size*2 {
 		return false
@@ -54,11 +51,13 @@ func VerifySignatureBytes(signature []byte, token, timestamp, nonce string, extr
 }
 
 func signInto(sum *[sha1.Size * 2]byte, token, timestamp, nonce string, extra []string) {
-	var stack [maxStackParts][]byte
-	parts := stack[:0]
-	if 3+len(extra) > maxStackParts {
-		parts = make([][]byte, 0, 3+len(extra))
+	if len(extra) == 0 {
+		// The URL signature: a fixed array keeps the parts on the stack.
+		parts := [3][]byte{[]byte(token), []byte(timestamp), []byte(nonce)}
+		hashSorted(sum, parts[:])
+		return
 	}
+	parts := make([][]byte, 0, 3+len(extra))
 	parts = append(parts, []byte(token), []byte(timestamp), []byte(nonce))
 	for _, e := range extra {
 		parts = append(parts, []byte(e))
@@ -67,17 +66,20 @@ func signInto(sum *[sha1.Size * 2]byte, token, timestamp, nonce string, extra []
 }
 
 // hashSorted sorts parts in place (insertion sort: there are three to five
-// of them) and writes the hex SHA-1 of their concatenation into sum.
+// of them) and writes the hex SHA-1 of their concatenation into sum. The
+// concatenation is built in a stack buffer, so a typical push hashes
+// without allocating.
 func hashSorted(sum *[sha1.Size * 2]byte, parts [][]byte) {
 	for i := 1; i < len(parts); i++ {
 		for j := i; j > 0 && string(parts[j]) < string(parts[j-1]); j-- {
 			parts[j], parts[j-1] = parts[j-1], parts[j]
 		}
 	}
-	h := sha1.New()
+	var stack [1024]byte
+	buf := stack[:0]
 	for _, p := range parts {
-		h.Write(p)
+		buf = append(buf, p...)
 	}
-	var digest [sha1.Size]byte
-	hex.Encode(sum[:], h.Sum(digest[:0]))
+	digest := sha1.Sum(buf)
+	hex.Encode(sum[:], digest[:])
 }
