@@ -2,6 +2,7 @@ package push
 
 import (
 	"context"
+	"hash/maphash"
 	"sync"
 	"time"
 )
@@ -26,22 +27,29 @@ type Deduper interface {
 }
 
 // MemoryDeduper is an in-process Deduper whose entries expire after a TTL.
-// It also bounds its size: past MaxEntries, completed entries are evicted.
+// It also bounds its size: past its maximum, completed entries are evicted.
+//
+// Keys are kept as 128-bit hashes in a map without pointers, so that a
+// million remembered pushes cost the garbage collector nothing to scan.
+// Two different keys would have to collide on 128 bits to be confused.
 type MemoryDeduper struct {
 	ttl        time.Duration
 	maxEntries int
 	now        func() time.Time
+	seeds      [2]maphash.Seed
 
 	mu        sync.Mutex
-	entries   map[string]*dedupEntry
+	entries   map[dedupKey]dedupEntry
+	answers   map[dedupKey][]byte        // the few non-empty answers
+	waiters   map[dedupKey]chan struct{} // claims someone waits for
 	nextSweep time.Time
 }
 
+type dedupKey [2]uint64
+
+// dedupEntry holds no pointers, so the entries map is not scanned by the GC.
 type dedupEntry struct {
-	done    chan struct{} // made by the first waiter; closed when the claim ends
-	answer  []byte
-	settled bool // completed (answer valid) rather than in flight
-	expires time.Time
+	expires int64 // Unix nanoseconds; 0 while in flight
 }
 
 // DefaultMaxDedupEntries bounds a MemoryDeduper made by NewMemoryDeduper.
@@ -50,33 +58,44 @@ const DefaultMaxDedupEntries = 1 << 20
 // NewMemoryDeduper returns a MemoryDeduper that forgets a completed push
 // after ttl.
 func NewMemoryDeduper(ttl time.Duration) *MemoryDeduper {
-	return &MemoryDeduper{ttl: ttl, maxEntries: DefaultMaxDedupEntries, now: time.Now, entries: map[string]*dedupEntry{}}
+	return &MemoryDeduper{
+		ttl: ttl, maxEntries: DefaultMaxDedupEntries, now: time.Now,
+		seeds:   [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
+		entries: map[dedupKey]dedupEntry{}, answers: map[dedupKey][]byte{}, waiters: map[dedupKey]chan struct{}{},
+	}
+}
+
+func (d *MemoryDeduper) hash(key string) dedupKey {
+	return dedupKey{maphash.String(d.seeds[0], key), maphash.String(d.seeds[1], key)}
 }
 
 // Acquire implements Deduper.
 func (d *MemoryDeduper) Acquire(ctx context.Context, key string) ([]byte, bool, error) {
+	k := d.hash(key)
 	for {
 		d.mu.Lock()
 		now := d.now()
-		e := d.entries[key]
-		if e != nil && e.settled && now.After(e.expires) {
-			e = nil
+		e, found := d.entries[k]
+		if found && e.expires != 0 && now.UnixNano() > e.expires {
+			d.forgetLocked(k)
+			found = false
 		}
-		if e == nil {
+		if !found {
 			d.sweepLocked(now)
-			d.entries[key] = &dedupEntry{}
+			d.entries[k] = dedupEntry{}
 			d.mu.Unlock()
 			return nil, true, nil
 		}
-		if e.settled {
-			answer := e.answer
+		if e.expires != 0 {
+			answer := d.answers[k]
 			d.mu.Unlock()
 			return answer, false, nil
 		}
-		if e.done == nil {
-			e.done = make(chan struct{})
+		wait := d.waiters[k]
+		if wait == nil {
+			wait = make(chan struct{})
+			d.waiters[k] = wait
 		}
-		wait := e.done
 		d.mu.Unlock()
 		select {
 		case <-wait:
@@ -88,28 +107,27 @@ func (d *MemoryDeduper) Acquire(ctx context.Context, key string) ([]byte, bool, 
 
 // Complete implements Deduper.
 func (d *MemoryDeduper) Complete(_ context.Context, key string, answer []byte) error {
+	k := d.hash(key)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if e := d.entries[key]; e != nil && !e.settled {
-		e.settled = true
-		e.answer = answer
-		e.expires = d.now().Add(d.ttl)
-		if e.done != nil {
-			close(e.done)
+	if e, ok := d.entries[k]; ok && e.expires == 0 {
+		d.entries[k] = dedupEntry{expires: d.now().Add(d.ttl).UnixNano()}
+		if len(answer) > 0 {
+			d.answers[k] = answer
 		}
+		d.wakeLocked(k)
 	}
 	return nil
 }
 
 // Release implements Deduper.
 func (d *MemoryDeduper) Release(_ context.Context, key string) error {
+	k := d.hash(key)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if e := d.entries[key]; e != nil && !e.settled {
-		delete(d.entries, key)
-		if e.done != nil {
-			close(e.done)
-		}
+	if e, ok := d.entries[k]; ok && e.expires == 0 {
+		delete(d.entries, k)
+		d.wakeLocked(k)
 	}
 	return nil
 }
@@ -121,6 +139,18 @@ func (d *MemoryDeduper) Len() int {
 	return len(d.entries)
 }
 
+func (d *MemoryDeduper) wakeLocked(k dedupKey) {
+	if w, ok := d.waiters[k]; ok {
+		close(w)
+		delete(d.waiters, k)
+	}
+}
+
+func (d *MemoryDeduper) forgetLocked(k dedupKey) {
+	delete(d.entries, k)
+	delete(d.answers, k)
+}
+
 // sweepLocked drops expired entries at most once per TTL/4, and completed
 // entries beyond maxEntries, so memory stays bounded under any load.
 func (d *MemoryDeduper) sweepLocked(now time.Time) {
@@ -128,17 +158,18 @@ func (d *MemoryDeduper) sweepLocked(now time.Time) {
 		return
 	}
 	d.nextSweep = now.Add(d.ttl / 4)
+	n := now.UnixNano()
 	for k, e := range d.entries {
-		if e.settled && now.After(e.expires) {
-			delete(d.entries, k)
+		if e.expires != 0 && n > e.expires {
+			d.forgetLocked(k)
 		}
 	}
 	for k, e := range d.entries {
 		if len(d.entries) < d.maxEntries {
 			break
 		}
-		if e.settled {
-			delete(d.entries, k)
+		if e.expires != 0 {
+			d.forgetLocked(k)
 		}
 	}
 }

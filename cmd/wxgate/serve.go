@@ -29,6 +29,7 @@ type serveOptions struct {
 	maxBody                        int64
 	logFormat, logLevel            string
 	stateDir                       string
+	debugAddr                      string
 }
 
 func newServeCmd() *cobra.Command {
@@ -71,6 +72,7 @@ and keys, so that they do not show in the process list.`,
 	f.DurationVar(&o.replayWindow, "replay-window", push.DefaultReplayWindow, "maximum clock skew of a push's timestamp; 0 switches the check off")
 	f.Int64Var(&o.maxBody, "max-body", push.DefaultMaxBody, "maximum request body in bytes")
 	f.StringVar(&o.stateDir, "state-dir", defaultStateDir, "where development credentials are kept when no --token is given")
+	f.StringVar(&o.debugAddr, "debug-addr", "", "if set, serve Go's pprof profiles on this address (keep it private, e.g. 127.0.0.1:6060)")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	return cmd
@@ -115,7 +117,9 @@ func (o *serveOptions) pushConfig(logger *slog.Logger) (push.Config, error) {
 }
 
 func runServe(ctx context.Context, o *serveOptions) error {
-	logger, err := newLogger(os.Stderr, o.logFormat, o.logLevel)
+	logOut := newBufferedLog(os.Stderr, 100*time.Millisecond)
+	defer logOut.Close()
+	logger, err := newLogger(logOut, o.logFormat, o.logLevel)
 	if err != nil {
 		return err
 	}
@@ -150,6 +154,9 @@ func runServe(ctx context.Context, o *serveOptions) error {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")
 	})
+	if o.debugAddr != "" {
+		startDebugServer(logger, o.debugAddr)
+	}
 	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
 		return err

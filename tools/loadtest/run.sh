@@ -17,7 +17,7 @@ KEY="$("$TMP/wxgate" keygen --env | sed -n 's/^WXGATE_AES_KEY=//p')"
 APPID=wx0123456789abcdef
 
 WXGATE_TOKEN="$TOKEN" WXGATE_AES_KEY="$KEY" "$TMP/wxgate" serve --addr 127.0.0.1:9002 \
-  --appid "$APPID" --mode safe --log-format json 2>"$TMP/serve.log" &
+  --appid "$APPID" --mode safe --log-format json ${SERVE_FLAGS:-} 2>"$TMP/serve.log" &
 "$TMP/loadtest" bare -addr 127.0.0.1:9001 &
 sleep 1
 
