@@ -158,7 +158,12 @@ func (d *decoder) slot(seen *uint64, bit uint, mode uint8, p any, n node) bool {
 		default:
 			return false
 		}
-		*seen |= 1 << bit
+		// Encode omits a zero object, so an occurrence that leaves it zero
+		// (null, "", {}) does not claim the slot: a later filled one must
+		// land here, not in Extra, or it would turn typed on a round trip.
+		if !isZero(fd) {
+			*seen |= 1 << bit
+		}
 		return true
 	}
 	switch l := p.(type) {

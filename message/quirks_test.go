@@ -238,3 +238,42 @@ func TestMalformed(t *testing.T) {
 		t.Errorf("error = %v", err)
 	}
 }
+
+// TestEmptyObjectBeforeObject: an empty occurrence of a nested object (null,
+// "", {} or an empty element) followed by a filled one. Encode omits a zero
+// object, so the filled one must not be left in Extra, or it would come back
+// typed after a round trip.
+func TestEmptyObjectBeforeObject(t *testing.T) {
+	for _, c := range []struct {
+		body string
+		f    Format
+	}{
+		{`{"MsgType":"event","Event":"xpay_goods_deliver_notify","WeChatPayInfo":null,"WeChatPayInfo":{"MchOrderNo":"x"}}`, FormatJSON},
+		{`{"MsgType":"event","Event":"xpay_goods_deliver_notify","WeChatPayInfo":"","WeChatPayInfo":{"MchOrderNo":"x"}}`, FormatJSON},
+		{`{"MsgType":"event","Event":"xpay_coin_pay_notify","CoinInfo":{},"CoinInfo":{"Quantity":3}}`, FormatJSON},
+		{`<xml><MsgType>event</MsgType><Event>xpay_goods_deliver_notify</Event><WeChatPayInfo></WeChatPayInfo><WeChatPayInfo><MchOrderNo>x</MchOrderNo></WeChatPayInfo></xml>`, FormatXML},
+		{`<xml><MsgType>event</MsgType><Event>wxa_media_check</Event><result/><result><suggest>pass</suggest></result></xml>`, FormatXML},
+	} {
+		p := mustDecode(t, c.body, c.f)
+		if len(p.Head().Extra) != 0 {
+			t.Errorf("%s: the filled object went to Extra: %#v", c.body, p.Head().Extra)
+		}
+		b, err := Encode(p, c.f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q := mustDecode(t, string(b), c.f); !reflect.DeepEqual(p, q) {
+			t.Errorf("%s: round trip via %s\n got %#v\nwant %#v", c.body, b, q, p)
+		}
+	}
+	// A filled object followed by an empty one: the empty one is kept in
+	// Extra, and the round trip is exact.
+	p := mustDecode(t, `{"MsgType":"event","Event":"xpay_coin_pay_notify","CoinInfo":{"Quantity":3},"CoinInfo":null}`, FormatJSON).(*XPayCoinPayNotify)
+	if p.CoinInfo.Quantity != 3 || len(p.Extra) != 1 || p.Extra[0].Value.Kind != ValueNull {
+		t.Errorf("filled then null: %#v", p)
+	}
+	b, _ := Encode(p, FormatJSON)
+	if q := mustDecode(t, string(b), FormatJSON); !reflect.DeepEqual(p, q) {
+		t.Errorf("filled then null: round trip via %s", b)
+	}
+}

@@ -21,8 +21,11 @@ const (
 	ModeAuto Mode = iota
 	// ModePlain accepts plaintext pushes only (明文模式).
 	ModePlain
-	// ModeCompat accepts plaintext pushes and encrypted pushes that also
-	// carry plaintext fields (兼容模式). The encrypted part is authoritative.
+	// ModeCompat accepts encrypted pushes, which in this mode (兼容模式) also
+	// carry the plaintext fields. The encrypted part is authoritative and
+	// the plaintext fields are ignored; a push with no ciphertext is refused,
+	// since WeChat always sends encrypt_type=aes in this mode and the URL
+	// signature does not cover the body.
 	ModeCompat
 	// ModeSafe accepts encrypted pushes only (安全模式) and refuses plaintext.
 	ModeSafe
@@ -54,6 +57,9 @@ const (
 	DefaultMaxBody        = 1 << 20
 	DefaultHandlerTimeout = 4 * time.Second
 	DefaultDedupTTL       = 15 * time.Minute
+	// MaxHandlerTimeout leaves half a second of WeChat's 5 s for the answer
+	// to travel.
+	MaxHandlerTimeout = 4500 * time.Millisecond
 )
 
 // NoReplayCheck, as Config.ReplayWindow, switches the timestamp check off.
@@ -72,14 +78,15 @@ type Config struct {
 	// Mode selects the accepted encryption modes; ModeAuto by default.
 	Mode Mode
 	// ReplayWindow bounds how far a push's timestamp may be from the clock,
-	// either way. Zero means DefaultReplayWindow; NoReplayCheck switches the
-	// check off.
+	// either way. Zero means DefaultReplayWindow, so that a Config literal is
+	// safe; NoReplayCheck switches the check off. (wxgate serve's
+	// --replay-window 0 maps to NoReplayCheck.)
 	ReplayWindow time.Duration
 	// MaxBody caps the request body in bytes; DefaultMaxBody when zero.
 	MaxBody int64
 	// HandlerTimeout is the deadline given to handlers. When it passes, the
 	// Handler answers "success" so that WeChat's 5 s limit is kept.
-	// DefaultHandlerTimeout when zero.
+	// DefaultHandlerTimeout when zero; at most MaxHandlerTimeout.
 	HandlerTimeout time.Duration
 	// Deduper remembers handled pushes. A MemoryDeduper with DefaultDedupTTL
 	// (at least twice the replay window) when nil.
@@ -140,6 +147,9 @@ func (c Config) resolve() (*resolved, error) {
 	if r.HandlerTimeout <= 0 {
 		r.HandlerTimeout = DefaultHandlerTimeout
 	}
+	if r.HandlerTimeout > MaxHandlerTimeout {
+		return nil, fmt.Errorf("%w: HandlerTimeout %v exceeds %v: WeChat gives up after 5 s", errConfig, r.HandlerTimeout, MaxHandlerTimeout)
+	}
 	if r.Now == nil {
 		r.Now = time.Now
 	}
@@ -152,6 +162,11 @@ func (c Config) resolve() (*resolved, error) {
 			ttl = 2 * r.ReplayWindow
 		}
 		r.Deduper = NewMemoryDeduper(ttl)
+		if d, ok := r.Deduper.(*MemoryDeduper); ok {
+			// A claim whose holder vanished (a bug, a crash in a custom
+			// Deduper) must not block the key forever.
+			d.inflightTTL = 2 * MaxHandlerTimeout
+		}
 	}
 	return r, nil
 }

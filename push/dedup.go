@@ -33,10 +33,11 @@ type Deduper interface {
 // million remembered pushes cost the garbage collector nothing to scan.
 // Two different keys would have to collide on 128 bits to be confused.
 type MemoryDeduper struct {
-	ttl        time.Duration
-	maxEntries int
-	now        func() time.Time
-	seeds      [2]maphash.Seed
+	ttl         time.Duration
+	inflightTTL time.Duration
+	maxEntries  int
+	now         func() time.Time
+	seeds       [2]maphash.Seed
 
 	mu        sync.Mutex
 	entries   map[dedupKey]dedupEntry
@@ -49,17 +50,22 @@ type dedupKey [2]uint64
 
 // dedupEntry holds no pointers, so the entries map is not scanned by the GC.
 type dedupEntry struct {
-	expires int64 // Unix nanoseconds; 0 while in flight
+	expires int64 // Unix nanoseconds: when a settled entry is forgotten, or an in-flight claim lapses
+	settled bool
 }
 
 // DefaultMaxDedupEntries bounds a MemoryDeduper made by NewMemoryDeduper.
 const DefaultMaxDedupEntries = 1 << 20
 
+// DefaultInflightTTL is how long a claim may stay in flight before it
+// lapses and the key can be claimed again.
+const DefaultInflightTTL = time.Minute
+
 // NewMemoryDeduper returns a MemoryDeduper that forgets a completed push
 // after ttl.
 func NewMemoryDeduper(ttl time.Duration) *MemoryDeduper {
 	return &MemoryDeduper{
-		ttl: ttl, maxEntries: DefaultMaxDedupEntries, now: time.Now,
+		ttl: ttl, inflightTTL: DefaultInflightTTL, maxEntries: DefaultMaxDedupEntries, now: time.Now,
 		seeds:   [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
 		entries: map[dedupKey]dedupEntry{}, answers: map[dedupKey][]byte{}, waiters: map[dedupKey]chan struct{}{},
 	}
@@ -76,17 +82,18 @@ func (d *MemoryDeduper) Acquire(ctx context.Context, key string) ([]byte, bool, 
 		d.mu.Lock()
 		now := d.now()
 		e, found := d.entries[k]
-		if found && e.expires != 0 && now.UnixNano() > e.expires {
+		if found && now.UnixNano() > e.expires {
 			d.forgetLocked(k)
+			d.wakeLocked(k)
 			found = false
 		}
 		if !found {
 			d.sweepLocked(now)
-			d.entries[k] = dedupEntry{}
+			d.entries[k] = dedupEntry{expires: now.Add(d.inflightTTL).UnixNano()}
 			d.mu.Unlock()
 			return nil, true, nil
 		}
-		if e.expires != 0 {
+		if e.settled {
 			answer := d.answers[k]
 			d.mu.Unlock()
 			return answer, false, nil
@@ -110,8 +117,8 @@ func (d *MemoryDeduper) Complete(_ context.Context, key string, answer []byte) e
 	k := d.hash(key)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if e, ok := d.entries[k]; ok && e.expires == 0 {
-		d.entries[k] = dedupEntry{expires: d.now().Add(d.ttl).UnixNano()}
+	if e, ok := d.entries[k]; ok && !e.settled {
+		d.entries[k] = dedupEntry{expires: d.now().Add(d.ttl).UnixNano(), settled: true}
 		if len(answer) > 0 {
 			d.answers[k] = answer
 		}
@@ -125,7 +132,7 @@ func (d *MemoryDeduper) Release(_ context.Context, key string) error {
 	k := d.hash(key)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if e, ok := d.entries[k]; ok && e.expires == 0 {
+	if e, ok := d.entries[k]; ok && !e.settled {
 		delete(d.entries, k)
 		d.wakeLocked(k)
 	}
@@ -151,8 +158,9 @@ func (d *MemoryDeduper) forgetLocked(k dedupKey) {
 	delete(d.answers, k)
 }
 
-// sweepLocked drops expired entries at most once per TTL/4, and completed
-// entries beyond maxEntries, so memory stays bounded under any load.
+// sweepLocked drops expired entries at most once per TTL/4. When the map is
+// still full, it evicts a sixteenth of the settled entries at once, so that
+// the cost of a full scan is shared by many inserts.
 func (d *MemoryDeduper) sweepLocked(now time.Time) {
 	if len(d.entries) < d.maxEntries && now.Before(d.nextSweep) {
 		return
@@ -160,15 +168,20 @@ func (d *MemoryDeduper) sweepLocked(now time.Time) {
 	d.nextSweep = now.Add(d.ttl / 4)
 	n := now.UnixNano()
 	for k, e := range d.entries {
-		if e.expires != 0 && n > e.expires {
+		if n > e.expires {
 			d.forgetLocked(k)
+			d.wakeLocked(k)
 		}
 	}
+	if len(d.entries) < d.maxEntries {
+		return
+	}
+	target := d.maxEntries - d.maxEntries/16 - 1
 	for k, e := range d.entries {
-		if len(d.entries) < d.maxEntries {
+		if len(d.entries) <= target {
 			break
 		}
-		if e.expires != 0 {
+		if e.settled {
 			d.forgetLocked(k)
 		}
 	}

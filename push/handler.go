@@ -128,6 +128,16 @@ func (o *outcome) fail(status int, result, msg string) {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	o := &outcome{status: http.StatusOK, level: slog.LevelInfo, result: "ok", w: w}
+	defer func() {
+		// Handlers' panics are recovered where they run; this is for a bug in
+		// the Handler itself: answer 500 rather than drop the connection.
+		if v := recover(); v != nil {
+			o.fail(http.StatusInternalServerError, "internal_error", "internal error")
+			o.level, o.detail = slog.LevelError, fmt.Sprint(v)
+			o.write()
+			h.log(r, o, time.Since(start))
+		}
+	}()
 	switch r.Method {
 	case http.MethodGet:
 		h.verifyURL(r, o)
@@ -232,8 +242,8 @@ func (h *Handler) receive(r *http.Request, o *outcome) {
 		o.fail(http.StatusBadRequest, "mode_refused", "encrypted push refused: server is in plaintext mode")
 		return
 	}
-	if !encrypted && h.cfg.Mode == ModeSafe {
-		o.fail(http.StatusForbidden, "mode_refused", "plaintext push refused: server is in safe mode")
+	if !encrypted && (h.cfg.Mode == ModeSafe || h.cfg.Mode == ModeCompat) {
+		o.fail(http.StatusForbidden, "mode_refused", "plaintext push refused: server is in "+h.cfg.Mode.String()+" mode")
 		return
 	}
 	if encrypted && h.cfg.cipher == nil {
@@ -380,29 +390,34 @@ func (h *Handler) handle(parent context.Context, req *Request, o *outcome) []byt
 		}
 	}
 
-	// The watchdog fires at the handler's deadline. It is a plain timer, not
-	// a context.AfterFunc: the same deadline, for fewer allocations.
-	watchdog := time.AfterFunc(h.cfg.HandlerTimeout, func() {
+	// The watchdog fires at the handler's deadline (what is left of it after
+	// any dedup wait). It is a plain timer, not a context.AfterFunc: the same
+	// deadline for fewer allocations.
+	deadline, _ := ctx.Deadline()
+	watchdog := time.AfterFunc(time.Until(deadline), func() {
 		if o.answerEarly() && key != "" {
 			h.cfg.Deduper.Complete(context.WithoutCancel(ctx), key, nil)
 		}
 	})
-	reply, err := h.dispatch(ctx, req)
+	answer, err := h.dispatch(ctx, req)
+	// Settle the key with a context that outlives the deadline: a shared
+	// Deduper must still hear of a handler that ran out of time.
+	settle := context.WithoutCancel(ctx)
 	if !watchdog.Stop() {
-		// The watchdog answered "success"; a retry gets the same.
+		// The deadline passed: WeChat was, or is being, answered "success",
+		// so a retry gets the same. Complete is a no-op if already settled.
+		if key != "" {
+			h.cfg.Deduper.Complete(settle, key, nil)
+		}
 		o.result, o.level, o.detail = "timeout", slog.LevelWarn, "handler passed its deadline; answered success"
 		if err != nil {
 			o.detail += "; then it failed: " + err.Error()
 		}
 		return successBody
 	}
-	var answer []byte
-	if err == nil {
-		answer, err = renderReply(reply, req, h.cfg.Now())
-	}
 	if err != nil {
 		if key != "" {
-			h.cfg.Deduper.Release(ctx, key)
+			h.cfg.Deduper.Release(settle, key)
 		}
 		o.fail(http.StatusInternalServerError, "handler_error", "handler failed")
 		o.level = slog.LevelError
@@ -415,38 +430,39 @@ func (h *Handler) handle(parent context.Context, req *Request, o *outcome) []byt
 	}
 	if key != "" {
 		var stored []byte
-		if !message.IsSuccess(reply) {
+		if !bytes.Equal(answer, successBody) {
 			stored = bytes.Clone(answer)
 		}
-		h.cfg.Deduper.Complete(ctx, key, stored)
+		h.cfg.Deduper.Complete(settle, key, stored)
 	}
 	return answer
 }
 
-// dispatch runs the router, turning a panic into errPanic.
-func (h *Handler) dispatch(ctx context.Context, req *Request) (reply message.Reply, err error) {
+// dispatch runs the router and renders its reply as plaintext in the
+// request's format. A panic in the handler or in the reply's rendering
+// becomes errPanic.
+func (h *Handler) dispatch(ctx context.Context, req *Request) (answer []byte, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			h.cfg.Logger.Error("push handler panicked", "app", h.cfg.AppID, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			reply, err = nil, errPanic
+			answer, err = nil, errPanic
 		}
 	}()
-	return h.router.Dispatch(ctx, req)
-}
-
-var errPanic = errors.New("push: handler panicked")
-
-// renderReply renders a handler's reply as plaintext in the request's format.
-func renderReply(reply message.Reply, req *Request, now time.Time) ([]byte, error) {
+	reply, err := h.router.Dispatch(ctx, req)
+	if err != nil {
+		return nil, err
+	}
 	if message.IsSuccess(reply) {
 		return successBody, nil
 	}
-	out, err := reply.AppendReply(nil, req.Push.Head(), req.Format, now.Unix())
+	out, err := reply.AppendReply(nil, req.Push.Head(), req.Format, h.cfg.Now().Unix())
 	if err != nil {
 		return nil, fmt.Errorf("rendering the reply: %w", err)
 	}
 	return out, nil
 }
+
+var errPanic = errors.New("push: handler panicked")
 
 // render sets the response to the plaintext answer, sealed in an envelope
 // with the key that opened the request when the request was encrypted.

@@ -205,6 +205,12 @@ func TestBadInput(t *testing.T) {
 		{"wrong signature", Config{}, func() *http.Request {
 			return wire{mode: ModePlain, format: message.FormatXML, plaintext: xmlText, token: "BBBBB"}.request(t)
 		}, 403},
+		{"bad URL signature with a good msg_signature", Config{}, func() *http.Request {
+			return safe(func(q url.Values, _ *[]byte) { q.Set("signature", wxcrypt.Signature("other", "1", "2")) }).request(t)
+		}, 403},
+		{"plaintext refused in compat mode", Config{Mode: ModeCompat}, func() *http.Request {
+			return wire{mode: ModePlain, format: message.FormatXML, plaintext: xmlText}.request(t)
+		}, 403},
 		{"wrong msg_signature", Config{}, func() *http.Request {
 			return safe(func(q url.Values, _ *[]byte) { q.Set("msg_signature", wxcrypt.Signature("other", "1", "2")) }).request(t)
 		}, 403},
@@ -346,7 +352,7 @@ func TestReplayedRequestIsADuplicate(t *testing.T) {
 		if string(a) != string(b) || !strings.Contains(string(a), "transfer_customer_service") {
 			t.Fatalf("%s: different answers %q / %q", f, a, b)
 		}
-		// Deduplicate across formats too: the JSON copy is the same message.
+		// The JSON round uses another message, so it is not a duplicate.
 		text.MsgID = "78"
 	}
 	if !strings.Contains(logs.String(), `"result":"duplicate"`) {
@@ -652,5 +658,72 @@ func TestReplayWindowOff(t *testing.T) {
 	rec := serve(h, wire{mode: ModePlain, format: message.FormatXML, plaintext: plaintext, timestamp: "1409735669"}.request(t))
 	if rec.Code != 200 {
 		t.Fatalf("status %d", rec.Code)
+	}
+}
+
+// A handler that honours its context and returns right at the deadline
+// still settles its dedup key: the retry is answered at once, not held.
+func TestDeadlineHonouredSettlesKey(t *testing.T) {
+	var calls atomic.Int32
+	r := NewRouter()
+	r.Fallback(func(ctx context.Context, _ *Request) (message.Reply, error) {
+		calls.Add(1)
+		<-ctx.Done()
+		return nil, ctx.Err()
+	})
+	dedup := NewMemoryDeduper(time.Hour)
+	h, _ := newTestHandler(t, Config{HandlerTimeout: 30 * time.Millisecond, Deduper: dedup}, r)
+	for i := 0; i < 20; i++ {
+		plaintext, _ := message.Encode(&message.Text{Header: hdr("text", "", 1714112401), Content: "x", MsgID: message.MsgID(strconv.Itoa(500 + i))}, message.FormatXML)
+		w := wire{mode: ModePlain, format: message.FormatXML, plaintext: plaintext}
+		if rec := serve(h, w.request(t)); rec.Code != 200 || rec.Body.String() != "success" {
+			t.Fatalf("status %d body %q", rec.Code, rec.Body)
+		}
+		// Settled: Acquire answers at once with a context already done.
+		done, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, acquired, err := dedup.Acquire(done, testAppID+"|msg:"+strconv.Itoa(500+i)); acquired || err != nil {
+			t.Fatalf("key %d not settled: acquired=%v err=%v", i, acquired, err)
+		}
+	}
+	if calls.Load() != 20 {
+		t.Fatalf("%d calls", calls.Load())
+	}
+}
+
+// failingReply panics while it renders.
+type failingReply struct{}
+
+func (failingReply) AppendReply([]byte, *message.Header, message.Format, int64) ([]byte, error) {
+	panic("reply bug")
+}
+
+func TestPanickingReplyIsAFailure(t *testing.T) {
+	var calls atomic.Int32
+	r := NewRouter()
+	r.Fallback(func(context.Context, *Request) (message.Reply, error) {
+		if calls.Add(1) == 1 {
+			return failingReply{}, nil
+		}
+		return nil, nil
+	})
+	h, logs := newTestHandler(t, Config{}, r)
+	plaintext, _ := message.Encode(&message.Text{Header: hdr("text", "", 1714112401), Content: "x", MsgID: "600"}, message.FormatJSON)
+	w := wire{mode: ModeSafe, format: message.FormatJSON, plaintext: plaintext}
+	if rec := serve(h, w.request(t)); rec.Code != 500 {
+		t.Fatalf("status %d", rec.Code)
+	}
+	// The key was released: the retry runs the handler again.
+	if rec := serve(h, w.request(t)); rec.Code != 200 || calls.Load() != 2 {
+		t.Fatalf("retry: status %d, %d calls", rec.Code, calls.Load())
+	}
+	if !strings.Contains(logs.String(), `"result":"panic"`) {
+		t.Fatalf("log: %s", logs)
+	}
+}
+
+func TestHandlerTimeoutCapped(t *testing.T) {
+	if _, err := NewHandler(Config{AppID: testAppID, Token: testToken, AESKeys: []string{testKey}, HandlerTimeout: 5 * time.Second}, nil); err == nil {
+		t.Fatal("a 5 s handler timeout was accepted")
 	}
 }

@@ -189,9 +189,9 @@ type decryptVector struct {
 
 func loadDecryptVectors(t *testing.T) []decryptVector {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("..", "..", "shared", "testvectors", "vectors.json"))
+	data, err := os.ReadFile(filepath.Join("..", "testdata", "vectors.json"))
 	if err != nil {
-		t.Fatalf("the shared vectors must be beside the repository: %v", err)
+		t.Fatalf("reading the vectors: %v", err)
 	}
 	var v struct{ Decrypt []decryptVector }
 	if err := json.Unmarshal(data, &v); err != nil || len(v.Decrypt) == 0 {

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 )
 
@@ -38,6 +39,9 @@ func (k *Key) AppendEncrypt(dst, random, msg []byte, appID string) ([]byte, erro
 }
 
 func (k *Key) seal(dst, random, msg []byte, appID string) ([]byte, error) {
+	if err := k.check(); err != nil {
+		return nil, err
+	}
 	if random != nil && len(random) != randomLen {
 		return nil, fmt.Errorf("wxcrypt: random prefix must be %d bytes, got %d", randomLen, len(random))
 	}
@@ -69,11 +73,22 @@ func (k *Key) seal(dst, random, msg []byte, appID string) ([]byte, error) {
 
 // Decrypt opens a base64 envelope sealed for appID and returns the message.
 func (k *Key) Decrypt(encrypt string, appID string) ([]byte, error) {
+	if err := k.check(); err != nil {
+		return nil, err
+	}
 	buf, ct, err := decodeCiphertext(nil, []byte(encrypt))
 	if err != nil {
 		return nil, err
 	}
 	return k.open(buf, ct, appID)
+}
+
+// check reports ErrKey for a nil Key or one not made by ParseKey.
+func (k *Key) check() error {
+	if k == nil || k.block == nil {
+		return fmt.Errorf("%w: key is not parsed", ErrKey)
+	}
+	return nil
 }
 
 // decodeCiphertext base64-decodes encrypt into scratch space taken from dst
@@ -177,7 +192,8 @@ func (c *Cipher) EncryptWith(k *Key, msg []byte) (string, error) {
 
 // Decrypt opens a base64 envelope with each key in turn and returns the
 // message and the key that opened it. When no key opens it, the error is
-// the current key's.
+// ErrAppID if some key opened the envelope but found another AppID in it,
+// else the current key's.
 func (c *Cipher) Decrypt(encrypt []byte) (msg []byte, k *Key, err error) {
 	return c.DecryptBuffer(nil, encrypt)
 }
@@ -196,7 +212,9 @@ func (c *Cipher) DecryptBuffer(buf, encrypt []byte) (msg []byte, k *Key, err err
 		if err == nil {
 			return msg, key, nil
 		}
-		if first == nil {
+		// A key that gets as far as the AppID has valid padding and
+		// length: it is the right key, and its error is the telling one.
+		if first == nil || errors.Is(err, ErrAppID) {
 			first = err
 		}
 	}

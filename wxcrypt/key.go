@@ -71,14 +71,24 @@ func MustParseKey(encodingAESKey string) *Key {
 }
 
 // String returns a redacted description with the key's fingerprint.
-func (k *Key) String() string { return "wxcrypt.Key(" + k.id + ")" }
+func (k *Key) String() string {
+	if k == nil {
+		return "wxcrypt.Key(nil)"
+	}
+	return "wxcrypt.Key(" + k.id + ")"
+}
 
 // GoString is String, so that %#v does not print the key either.
 func (k *Key) GoString() string { return k.String() }
 
 // ID returns a short fingerprint of the key (the first 8 hex digits of the
 // SHA-1 of the key bytes), safe to log, to tell keys apart during rotation.
-func (k *Key) ID() string { return k.id }
+func (k *Key) ID() string {
+	if k == nil {
+		return ""
+	}
+	return k.id
+}
 
 func isBase64Char(c byte) bool {
 	return c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/'

@@ -46,10 +46,9 @@ type vectorFile struct {
 
 func loadVectors(t testing.TB) vectorFile {
 	t.Helper()
-	path := filepath.Join("..", "..", "shared", "testvectors", "vectors.json")
-	data, err := os.ReadFile(path)
+	data, err := os.ReadFile(vectorsPath)
 	if err != nil {
-		t.Fatalf("the shared vectors must be beside the repository: %v", err)
+		t.Fatalf("reading the vectors: %v", err)
 	}
 	var v vectorFile
 	if err := json.Unmarshal(data, &v); err != nil {
@@ -59,6 +58,25 @@ func loadVectors(t testing.TB) vectorFile {
 		t.Fatal("vector file has an empty section")
 	}
 	return v
+}
+
+// vectorsPath is the repository's copy of the project's shared vectors.
+var vectorsPath = filepath.Join("..", "testdata", "vectors.json")
+
+// TestVectorsMatchShared checks the copy against the shared original when
+// the repository sits beside it, so an update there is not missed here.
+func TestVectorsMatchShared(t *testing.T) {
+	shared, err := os.ReadFile(filepath.Join("..", "..", "shared", "testvectors", "vectors.json"))
+	if err != nil {
+		t.Skip("no ../shared/testvectors beside the repository; the copy in testdata/ is used")
+	}
+	local, err := os.ReadFile(vectorsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(shared, local) {
+		t.Fatal("testdata/vectors.json differs from ../shared/testvectors/vectors.json: copy the new vectors in")
+	}
 }
 
 func TestSignatureVectors(t *testing.T) {
@@ -499,5 +517,73 @@ func BenchmarkEncrypt(b *testing.B) {
 		if _, err := k.AppendEncrypt(nil, nil, msg, "wxb11529c136998cb6"); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestDecryptPaddingEdges covers pads a looser check would let through: a
+// pad value of 33 whose 33 bytes all hold 33 (only the upper bound rejects
+// it), and a pad whose first byte alone is wrong (an off-by-one in the pad
+// loop would miss it).
+func TestDecryptPaddingEdges(t *testing.T) {
+	k := MustParseKey("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG")
+	// 20 + 0 + 11 = 31 bytes, then 33 bytes of 33: 64 bytes in all.
+	const app11 = "wx012345678"
+	if _, err := k.Decrypt(sealRaw(k, plainWith(0, "", app11, 33, 33)), app11); !errors.Is(err, ErrPadding) {
+		t.Fatalf("pad 33: want ErrPadding, got %v", err)
+	}
+	// 20 + 1 + 11 = 32 bytes, then a full block of pad: 32 bytes of 32
+	// except the first, which is 31.
+	p := plainWith(1, "m", app11, 32, 32)
+	p[32] = 31
+	if _, err := k.Decrypt(sealRaw(k, p), app11); !errors.Is(err, ErrPadding) {
+		t.Fatalf("first pad byte wrong: want ErrPadding, got %v", err)
+	}
+	// Control: the same layout with a correct pad opens.
+	p[32] = 32
+	if msg, err := k.Decrypt(sealRaw(k, p), app11); err != nil || string(msg) != "m" {
+		t.Fatalf("control: %q, %v", msg, err)
+	}
+}
+
+// TestCipherReportsAppIDAcrossKeys: an envelope opened by a previous key
+// but sealed for another AppID reports ErrAppID, not the current key's
+// padding error, so that a wrong AppID is told apart during a rotation.
+func TestCipherReportsAppIDAcrossKeys(t *testing.T) {
+	current := MustParseKey("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
+	previous := MustParseKey("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG")
+	c, err := NewCipher("wxright", current, previous)
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, _ := previous.Encrypt([]byte("0123456789abcdef"), []byte("hello"), "wxwrong")
+	if _, _, err := c.Decrypt([]byte(enc)); !errors.Is(err, ErrAppID) {
+		t.Fatalf("want ErrAppID, got %v", err)
+	}
+	// With a single key nothing changes.
+	enc, _ = current.Encrypt([]byte("0123456789abcdef"), []byte("hello"), "wxwrong")
+	if _, _, err := c.Decrypt([]byte(enc)); !errors.Is(err, ErrAppID) {
+		t.Fatalf("current key: want ErrAppID, got %v", err)
+	}
+}
+
+// TestUnparsedKeyIsAnError: a nil or zero Key is a configuration error,
+// not a panic, wherever a Key is taken.
+func TestUnparsedKeyIsAnError(t *testing.T) {
+	good := MustParseKey("abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG")
+	c, _ := NewCipher("wxapp", good)
+	for name, k := range map[string]*Key{"nil": nil, "zero": {}} {
+		if _, err := k.Encrypt(nil, []byte("x"), "wxapp"); !errors.Is(err, ErrKey) {
+			t.Errorf("%s Key.Encrypt: %v", name, err)
+		}
+		if _, err := k.AppendEncrypt(nil, nil, []byte("x"), "wxapp"); !errors.Is(err, ErrKey) {
+			t.Errorf("%s Key.AppendEncrypt: %v", name, err)
+		}
+		if _, err := k.Decrypt("AAAA", "wxapp"); !errors.Is(err, ErrKey) {
+			t.Errorf("%s Key.Decrypt: %v", name, err)
+		}
+		if _, err := c.EncryptWith(k, []byte("x")); !errors.Is(err, ErrKey) {
+			t.Errorf("%s Cipher.EncryptWith: %v", name, err)
+		}
+		_ = fmt.Sprint(k) // String on a nil or zero Key does not panic
 	}
 }
