@@ -564,11 +564,12 @@ func (c *Client) exchange(ctx context.Context, d *Delivery, method, rawQuery str
 		d.Status, d.ContentType, d.Body, d.Err = c.do(dctx, method, rawQuery, body, ctype)
 	}
 	d.Latency = time.Since(start)
+	isPush := method == http.MethodPost
 	if d.Err != nil {
-		return judgeTransport(ctx, d.Err, c.timeout, c.hostForHumans())
+		return judgeTransport(ctx, d.Err, c.timeout, c.hostForHumans(), isPush)
 	}
 	if d.Status != http.StatusOK {
-		return judgeStatus(d.Status, d.Body)
+		return judgeStatus(d.Status, d.Body, isPush)
 	}
 	return Judgement{}
 }

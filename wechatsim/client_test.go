@@ -111,6 +111,8 @@ var shortForms = []struct {
 	{KindEnter, map[string]string{"SessionFrom": "goods_1024"}, VerdictSuccess},
 	{"subscribe_msg_popup_event", map[string]string{"List.SubscribeStatusString": "reject"}, VerdictSuccess},
 	{"xpay_goods_deliver_notify", map[string]string{"GoodsInfo.Quantity": "3"}, VerdictReply},
+	// An event with no typed model: compat mode must still add Encrypt.
+	{"add_express_path", map[string]string{"WaybillId": "SF123"}, VerdictSuccess},
 }
 
 // recordingHandler keeps a copy of every request it passes on.

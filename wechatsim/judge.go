@@ -151,11 +151,15 @@ func excerpt(b []byte) string {
 }
 
 // judgeTransport classifies a failed HTTP exchange. parent is the caller's
-// context, timeout the per-delivery limit.
-func judgeTransport(parent context.Context, err error, timeout time.Duration, target string) Judgement {
+// context, timeout the per-delivery limit; push is false for the URL
+// verification GET, which WeChat does not retry.
+func judgeTransport(parent context.Context, err error, timeout time.Duration, target string, push bool) Judgement {
 	switch {
 	case parent.Err() != nil:
 		return judged(VerdictCanceled, "stopped before an answer came: %v", parent.Err())
+	case (errors.Is(err, context.DeadlineExceeded) || isTimeout(err)) && !push:
+		return judged(VerdictTimeout, "no complete answer within %v: the console reports a timeout and does not save the configuration. "+
+			"Answer the GET at once: check the signature and echo echostr at once, with nothing slow (database, network) before it", timeout)
 	case errors.Is(err, context.DeadlineExceeded) || isTimeout(err):
 		return judged(VerdictTimeout, "no complete answer within %v: WeChat drops the connection and delivers the push again. "+
 			"Answer \"success\" at once and do slow work afterwards (reply through the customer-service API)", timeout)
@@ -175,8 +179,9 @@ func isTimeout(err error) bool {
 // errHandlerPanic reports an in-process handler that panicked.
 var errHandlerPanic = errors.New("wechatsim: handler panicked")
 
-// judgeStatus explains a status other than 200.
-func judgeStatus(status int, body []byte) Judgement {
+// judgeStatus explains a status other than 200; push is false for the URL
+// verification GET.
+func judgeStatus(status int, body []byte, push bool) Judgement {
 	hint := ""
 	switch {
 	case status == http.StatusUnauthorized || status == http.StatusForbidden:
@@ -189,6 +194,8 @@ func judgeStatus(status int, body []byte) Judgement {
 		hint = " WeChat does not follow redirects: configure the final URL."
 	case status == http.StatusRequestEntityTooLarge:
 		hint = " The server's body limit is too small for this push."
+	case status >= 500 && !push:
+		hint = " The server failed on the GET; see its log."
 	case status >= 500:
 		hint = " The server failed; WeChat delivers the same message again."
 	}

@@ -69,6 +69,10 @@ func TestBrokenServers(t *testing.T) {
 			VerdictPlaintextReply, "not encrypted", 1},
 		{"unsigned encrypted reply", sealed(tAppID, transferXML, func(e *message.Envelope) { e.MsgSignature = "" }), ModeSafe, message.FormatXML, "text",
 			VerdictBadMsgSignature, "unsigned", 1},
+		{"encrypted reply without TimeStamp and Nonce", sealed(tAppID, transferXML, func(e *message.Envelope) {
+			e.TimeStamp, e.Nonce = 0, ""
+			e.MsgSignature = wxcrypt.Signature(tToken, "0", "", e.Encrypt)
+		}), ModeSafe, message.FormatXML, "text", VerdictBadMsgSignature, "lacks TimeStamp or Nonce", 1},
 		{"bad MsgSignature", sealed(tAppID, transferXML, func(e *message.Envelope) { e.MsgSignature = corruptSignature(e.MsgSignature) }), ModeCompat, message.FormatXML, "text",
 			VerdictBadMsgSignature, "does not match", 1},
 		{"reply sealed for another AppID", sealed("wx0000000000000000", transferXML, nil), ModeSafe, message.FormatXML, "text",

@@ -240,6 +240,11 @@ func TestSimMessagesAndTranscript(t *testing.T) {
 	if strings.Join(dirs, ",") != "to_user,typing,to_server" {
 		t.Fatalf("directions %v", dirs)
 	}
+	first := int64(entries[0].(map[string]any)["seq"].(float64))
+	later := decode(t, h.do(http.MethodGet, fmt.Sprintf("/_sim/transcript?openid=%s&since=%d", a, first), nil))["entries"].([]any)
+	if len(later) != 2 || later[0].(map[string]any)["direction"] != DirectionTyping {
+		t.Fatalf("transcript of a since %d: %v", first, later)
+	}
 	since := decode(t, h.do(http.MethodGet, "/_sim/transcript?since=2", nil))["entries"].([]any)
 	if len(since) != 2 || since[0].(map[string]any)["seq"].(float64) != 3 {
 		t.Fatalf("since %v", since)

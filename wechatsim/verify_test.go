@@ -78,6 +78,8 @@ func TestVerifyDiagnoses(t *testing.T) {
 		{"wrong token", echoing(false, func(e string) string { return e }), VerdictStatus, "Token differs"},
 		{"not found", http.NotFoundHandler(), VerdictStatus, "HTTP 404"},
 		{"slow", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }), VerdictTimeout, "within 100ms"},
+		{"HTTP 500", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.Error(w, "boom", 500) }), VerdictStatus, "failed on the GET"},
+		{"slow echo: fix the GET, not the push", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }), VerdictTimeout, "echo echostr at once"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -89,6 +91,11 @@ func TestVerifyDiagnoses(t *testing.T) {
 			res := c.Verify(context.Background())
 			if res.Pass || res.Verdict != tc.verdict || !strings.Contains(res.Reason, tc.reason) {
 				t.Fatalf("got %s %q; want %s with %q", res.Verdict, res.Reason, tc.verdict, tc.reason)
+			}
+			// A verification is a GET the console sends once: advice about
+			// pushes (retries, answering "success") would mislead.
+			if strings.Contains(res.Reason, "delivers") || strings.Contains(res.Reason, "customer-service") {
+				t.Fatalf("verification diagnosis talks about pushes: %q", res.Reason)
 			}
 		})
 	}

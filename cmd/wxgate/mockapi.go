@@ -127,7 +127,13 @@ func runMockAPI(ctx context.Context, stdout, stderr io.Writer, o *mockAPIOptions
 		fmt.Fprintf(stdout, "wxgate mockapi: mock WeChat Open API at %s\n", base)
 		fmt.Fprintf(stdout, "  base URL     %s   (use it instead of https://api.weixin.qq.com)\n", base)
 		fmt.Fprintf(stdout, "  AppID        %s\n", app.AppID)
-		fmt.Fprintf(stdout, "  AppSecret    %s   (fake: accepted by this mock only)\n", app.Secret)
+		// Only the built-in fake secret is shown: one given with --secret may
+		// be a real one that someone reused.
+		shownSecret := "(the one you gave)"
+		if app.Secret == wechatsim.DefaultSecret {
+			shownSecret = app.Secret + "   (fake: accepted by this mock only)"
+		}
+		fmt.Fprintf(stdout, "  AppSecret    %s\n", shownSecret)
 		fmt.Fprintf(stdout, "  Original ID  %s\n", app.OriginalID)
 		for _, id := range openids {
 			fmt.Fprintf(stdout, "  user         %s\n", id)
@@ -135,8 +141,12 @@ func runMockAPI(ctx context.Context, stdout, stderr io.Writer, o *mockAPIOptions
 		if len(openids) > 0 && !o.openWindow {
 			fmt.Fprintf(stdout, "  open a user's send window: curl -d '{\"openid\":\"%s\",\"event\":\"user_message\"}' %s/_sim/window\n", openids[0], base)
 		}
+		secretParam := "SECRET"
+		if app.Secret == wechatsim.DefaultSecret {
+			secretParam = url.QueryEscape(app.Secret)
+		}
 		fmt.Fprintf(stdout, "  token:        curl '%s/cgi-bin/token?grant_type=client_credential&appid=%s&secret=%s'\n",
-			base, url.QueryEscape(app.AppID), url.QueryEscape(app.Secret))
+			base, url.QueryEscape(app.AppID), secretParam)
 		logger.Info("wxgate mockapi listening", "addr", ln.Addr().String(), "appid", app.AppID, "users", len(openids))
 	})
 }

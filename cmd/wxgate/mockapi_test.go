@@ -103,10 +103,14 @@ func TestMockAPICommandServesAndRedacts(t *testing.T) {
 	const appID, secret = "wx0123456789abcdef", "cli-test-secret-value"
 	base, stdout, stderr, stop := startMockAPI(t, "--appid", appID, "--secret", secret, "--users", "2", "--open-window")
 	out := stdout.String()
-	for _, want := range []string{appID, secret, wechatsim.DefaultOriginalID, "base URL"} {
+	for _, want := range []string{appID, wechatsim.DefaultOriginalID, "base URL"} {
 		if !strings.Contains(out, want) {
 			t.Fatalf("banner lacks %q:\n%s", want, out)
 		}
+	}
+	// A secret given on the command line may be a real one: never shown.
+	if strings.Contains(out, secret) {
+		t.Fatalf("banner shows the given secret:\n%s", out)
 	}
 	users := regexp.MustCompile(`user\s+(o\S{27})`).FindAllStringSubmatch(out, -1)
 	if len(users) != 2 {
@@ -202,10 +206,23 @@ func TestMockAPICommandFlagErrors(t *testing.T) {
 
 func TestMockAPICommandEnv(t *testing.T) {
 	t.Setenv("WXGATE_SECRET", "from-env-secret")
+	base, stdout, _, stop := startMockAPI(t)
+	defer stop()
+	if strings.Contains(stdout.String(), "from-env-secret") {
+		t.Fatalf("banner shows the secret from the environment:\n%s", stdout.String())
+	}
+	// The environment's secret is the one the mock accepts.
+	q := url.Values{"grant_type": {"client_credential"}, "appid": {wechatsim.DefaultAppID}, "secret": {"from-env-secret"}}
+	if tok, _ := getJSON(t, base+"/cgi-bin/token?"+q.Encode())["access_token"].(string); tok == "" {
+		t.Fatal("env not applied: the mock refused the secret from WXGATE_SECRET")
+	}
+}
+
+func TestMockAPIShowsOnlyTheFakeSecret(t *testing.T) {
 	_, stdout, _, stop := startMockAPI(t)
 	defer stop()
-	if !strings.Contains(stdout.String(), "from-env-secret") {
-		t.Fatalf("env not applied:\n%s", stdout.String())
+	if !strings.Contains(stdout.String(), wechatsim.DefaultSecret) {
+		t.Fatalf("banner lacks the built-in fake secret:\n%s", stdout.String())
 	}
 }
 

@@ -480,7 +480,9 @@ func printOutcome(w io.Writer, c *wechatsim.Client, o *wechatsim.Outcome, verbos
 	id := ""
 	if o.Push != nil {
 		h := o.Push.Head()
-		what = h.MsgType
+		if h.MsgType != "" {
+			what = h.MsgType
+		}
 		if h.MsgType == message.MsgTypeEvent {
 			what = "event " + h.Event
 		}
@@ -493,7 +495,11 @@ func printOutcome(w io.Writer, c *wechatsim.Client, o *wechatsim.Outcome, verbos
 			id = ", MsgId " + string(m.MsgID)
 		}
 	}
-	fmt.Fprintf(w, "push %s from %s to %s (%s, %s%s)\n", what, o.OpenID, c.Target(), c.Mode(), c.Format(), id)
+	from := o.OpenID
+	if from == "" {
+		from = "no FromUserName"
+	}
+	fmt.Fprintf(w, "push %s from %s to %s (%s, %s%s)\n", what, from, c.Target(), c.Mode(), c.Format(), id)
 	if verbose {
 		fmt.Fprintf(w, "  message: %s\n", o.Plaintext)
 		if c.Mode() != wechatsim.ModePlain {

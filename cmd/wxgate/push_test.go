@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -258,5 +259,25 @@ func TestPushHelpAndEventList(t *testing.T) {
 	out, _, err = runCLI(t, newPushCmd(), "", "event")
 	if err != nil || !strings.Contains(out, "xpay_goods_deliver_notify") || strings.Contains(out, "  text\n") {
 		t.Fatalf("%v\n%s", err, out)
+	}
+}
+
+// TestResolveTakesCurrentKey: WXGATE_AES_KEY may list the server's keys,
+// current first; pushes are sealed with the current one.
+func TestResolveTakesCurrentKey(t *testing.T) {
+	o := targetOptions{token: "mytoken123", aesKey: " KEYNEW , KEYOLD", timeout: time.Second}
+	if err := o.resolve(io.Discard); err != nil || o.aesKey != "KEYNEW" {
+		t.Fatalf("%v: key %q", err, o.aesKey)
+	}
+}
+
+// TestPushRawWithoutHeader: a --body without MsgType or FromUserName still
+// prints a readable first line.
+func TestPushRawWithoutHeader(t *testing.T) {
+	url, stateDir, _ := devServer(t)
+	out, errOut, err := runCLI(t, newPushCmd(), `<xml><ToUserName><![CDATA[gh_x]]></ToUserName></xml>`,
+		"--body", "-", "--url", url, "--state-dir", stateDir, "--mode", "compat")
+	if err != nil || !strings.Contains(out, "push message from no FromUserName to ") {
+		t.Fatalf("%v\n%s%s", err, out, errOut)
 	}
 }
