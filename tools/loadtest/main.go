@@ -93,11 +93,16 @@ func gen(args []string) {
 func bare(args []string) {
 	fs := flag.NewFlagSet("bare", flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:9001", "listen address")
+	timeouts := fs.Bool("timeouts", false, "set the same server timeouts as wxgate serve")
 	fs.Parse(args)
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		io.Copy(io.Discard, r.Body)
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "success")
 	})
-	log.Fatal(http.ListenAndServe(*addr, h))
+	srv := &http.Server{Addr: *addr, Handler: h}
+	if *timeouts {
+		srv.ReadHeaderTimeout, srv.ReadTimeout, srv.WriteTimeout, srv.IdleTimeout = 5*time.Second, 10*time.Second, 10*time.Second, 120*time.Second
+	}
+	log.Fatal(srv.ListenAndServe())
 }

@@ -18,7 +18,7 @@ APPID=wx0123456789abcdef
 
 WXGATE_TOKEN="$TOKEN" WXGATE_AES_KEY="$KEY" "$TMP/wxgate" serve --addr 127.0.0.1:9002 \
   --appid "$APPID" --mode safe --log-format json ${SERVE_FLAGS:-} 2>"$TMP/serve.log" &
-"$TMP/loadtest" bare -addr 127.0.0.1:9001 &
+"$TMP/loadtest" bare -addr 127.0.0.1:9001 ${BARE_FLAGS:-} &
 sleep 1
 
 run() { # name url
