@@ -20,22 +20,6 @@ func hasByte(w uint64, c byte) uint64 {
 	return (v - lsb) &^ v
 }
 
-// skipPrintable returns the first index at or after i (and before end)
-// whose byte is not printable ASCII (0x20–0x7F), or end.
-func skipPrintable(s string, i, end int) int {
-	for i+8 <= end {
-		w := load64(s, i)
-		if ((w-0x2020202020202020)|w)&msb != 0 {
-			break
-		}
-		i += 8
-	}
-	for i < end && s[i] >= 0x20 && s[i] < 0x80 {
-		i++
-	}
-	return i
-}
-
 // skipJSONPlain returns the first index at or after i whose byte is not
 // printable ASCII or is '"' or '\\', or len(s).
 func skipJSONPlain(s string, i int) int {

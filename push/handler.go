@@ -303,7 +303,12 @@ func (h *Handler) receive(r *http.Request, o *outcome) {
 			*plainBuf = plaintext[:0]
 		}
 	}
-	innerFormat, err := message.DetectFormat(plaintext)
+	// A decrypted message carries its own format; a plaintext push's is
+	// the body's, detected above.
+	innerFormat := format
+	if encrypted {
+		innerFormat, err = message.DetectFormat(plaintext)
+	}
 	var p message.Push
 	if err == nil {
 		p, err = message.Decode(plaintext, innerFormat)
@@ -316,7 +321,7 @@ func (h *Handler) receive(r *http.Request, o *outcome) {
 	o.head = p.Head()
 
 	req := &Request{Push: p, AppID: h.cfg.AppID, Mode: o.mode, Format: format, OpenID: q.openid, Plaintext: plaintext}
-	answer := h.handle(r.Context(), req, o)
+	answer := h.handle(r.Context(), req, o, now)
 	if o.status == http.StatusOK {
 		h.render(o, answer, format, key, now)
 	}
@@ -367,7 +372,7 @@ func readBody(body io.Reader, buf []byte, max int64) ([]byte, int) {
 // "success" or a rendered reply. The handler runs on the request's
 // goroutine; if its deadline passes first, a watchdog answers "success" in
 // its place and the handler's eventual result is only logged.
-func (h *Handler) handle(parent context.Context, req *Request, o *outcome) []byte {
+func (h *Handler) handle(parent context.Context, req *Request, o *outcome, now time.Time) []byte {
 	ctx, cancel := context.WithTimeout(parent, h.cfg.HandlerTimeout)
 	defer cancel()
 
@@ -403,7 +408,7 @@ func (h *Handler) handle(parent context.Context, req *Request, o *outcome) []byt
 			h.cfg.Deduper.Complete(context.WithoutCancel(ctx), key, nil)
 		}
 	})
-	answer, err := h.dispatch(ctx, req)
+	answer, err := h.dispatch(ctx, req, now)
 	// Settle the key with a context that outlives the deadline: a shared
 	// Deduper must still hear of a handler that ran out of time.
 	settle := context.WithoutCancel(ctx)
@@ -445,7 +450,7 @@ func (h *Handler) handle(parent context.Context, req *Request, o *outcome) []byt
 // dispatch runs the router and renders its reply as plaintext in the
 // request's format. A panic in the handler or in the reply's rendering
 // becomes errPanic.
-func (h *Handler) dispatch(ctx context.Context, req *Request) (answer []byte, err error) {
+func (h *Handler) dispatch(ctx context.Context, req *Request, now time.Time) (answer []byte, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			h.cfg.Logger.Error("push handler panicked", "app", h.cfg.AppID, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
@@ -459,7 +464,7 @@ func (h *Handler) dispatch(ctx context.Context, req *Request) (answer []byte, er
 	if message.IsSuccess(reply) {
 		return successBody, nil
 	}
-	out, err := reply.AppendReply(nil, req.Push.Head(), req.Format, h.cfg.Now().Unix())
+	out, err := reply.AppendReply(nil, req.Push.Head(), req.Format, now.Unix())
 	if err != nil {
 		return nil, fmt.Errorf("rendering the reply: %w", err)
 	}
