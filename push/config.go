@@ -7,49 +7,26 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wxgate/wxgate/message"
 	"github.com/wxgate/wxgate/wxcrypt"
 )
 
-// Mode says which encryption modes a Handler accepts. It mirrors the
-// console's 消息加解密方式 setting, plus Auto, which accepts any of them.
-type Mode uint8
+// Mode is message.Mode: which encryption modes a Handler accepts. ModeAuto,
+// the zero value, accepts any mode that verifies, so a switch in the WeChat
+// console needs no restart; see Config.AllowPlaintext for plaintext pushes
+// once an EncodingAESKey is configured.
+type Mode = message.Mode
 
+// The modes, re-exported so that push users need not import message.
 const (
-	// ModeAuto accepts every push that verifies, plaintext or encrypted, so a
-	// mode or format switch in the WeChat console needs no restart. It is the
-	// default. Encrypted pushes need at least one EncodingAESKey.
-	ModeAuto Mode = iota
-	// ModePlain accepts plaintext pushes only (明文模式).
-	ModePlain
-	// ModeCompat accepts encrypted pushes, which in this mode (兼容模式) also
-	// carry the plaintext fields. The encrypted part is authoritative and
-	// the plaintext fields are ignored; a push with no ciphertext is refused,
-	// since WeChat always sends encrypt_type=aes in this mode and the URL
-	// signature does not cover the body.
-	ModeCompat
-	// ModeSafe accepts encrypted pushes only (安全模式) and refuses plaintext.
-	ModeSafe
+	ModeAuto   = message.ModeAuto
+	ModePlain  = message.ModePlain
+	ModeCompat = message.ModeCompat
+	ModeSafe   = message.ModeSafe
 )
 
-var modeNames = [...]string{"auto", "plain", "compat", "safe"}
-
-// String returns the mode's name as ParseMode accepts it.
-func (m Mode) String() string {
-	if int(m) < len(modeNames) {
-		return modeNames[m]
-	}
-	return fmt.Sprintf("Mode(%d)", m)
-}
-
 // ParseMode parses "auto", "plain", "compat" or "safe".
-func ParseMode(s string) (Mode, error) {
-	for i, n := range modeNames {
-		if strings.EqualFold(s, n) {
-			return Mode(i), nil
-		}
-	}
-	return 0, fmt.Errorf("push: unknown mode %q (want auto, plain, compat or safe)", s)
-}
+func ParseMode(s string) (Mode, error) { return message.ParseMode(s) }
 
 // Defaults for a Config's zero fields.
 const (

@@ -22,46 +22,21 @@ import (
 	"github.com/wxgate/wxgate/wxcrypt"
 )
 
-// Mode is how the push client wraps a push (the console's 消息加解密方式).
-type Mode uint8
+// Mode is message.Mode: how the push client wraps a push. ModeAuto, the
+// zero value, is ModeSafe when an EncodingAESKey is configured and
+// ModePlain otherwise.
+type Mode = message.Mode
 
+// The modes, re-exported for callers of this package.
 const (
-	// ModeDefault is ModeSafe when an EncodingAESKey is configured and
-	// ModePlain otherwise.
-	ModeDefault Mode = iota
-	// ModePlain posts the plaintext message, signed with signature only.
-	ModePlain
-	// ModeCompat posts the plaintext fields plus Encrypt (兼容模式).
-	ModeCompat
-	// ModeSafe posts ToUserName and Encrypt only (安全模式).
-	ModeSafe
+	ModeAuto   = message.ModeAuto
+	ModePlain  = message.ModePlain
+	ModeCompat = message.ModeCompat
+	ModeSafe   = message.ModeSafe
 )
 
-var clientModeNames = [...]string{"default", "plain", "compat", "safe"}
-
-// String returns "plain", "compat", "safe" or "default".
-func (m Mode) String() string {
-	if int(m) < len(clientModeNames) {
-		return clientModeNames[m]
-	}
-	return fmt.Sprintf("Mode(%d)", m)
-}
-
-// ParseMode parses "plain", "compat" or "safe"; "" and "auto" give
-// ModeDefault.
-func ParseMode(s string) (Mode, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "", "auto", "default":
-		return ModeDefault, nil
-	case "plain", "plaintext", "raw":
-		return ModePlain, nil
-	case "compat", "compatible":
-		return ModeCompat, nil
-	case "safe", "aes":
-		return ModeSafe, nil
-	}
-	return 0, fmt.Errorf("wechatsim: unknown mode %q (want plain, compat or safe)", s)
-}
+// ParseMode parses "auto", "plain", "compat" or "safe".
+func ParseMode(s string) (Mode, error) { return message.ParseMode(s) }
 
 // Defaults of a ClientConfig's zero fields.
 const (
@@ -99,7 +74,7 @@ type ClientConfig struct {
 	// of every push. Empty: the World's app with AppID, else one derived
 	// from AppID (DefaultOriginalID for DefaultAppID).
 	OriginalID string
-	// Mode is the encryption mode; ModeDefault picks safe when AESKey is
+	// Mode is the encryption mode; ModeAuto picks safe when AESKey is
 	// set and plain otherwise.
 	Mode Mode
 	// Format is the data format; message.FormatXML when zero.
@@ -207,7 +182,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		c.key = k
 	}
 	switch c.mode {
-	case ModeDefault:
+	case ModeAuto:
 		c.mode = ModePlain
 		if c.key != nil {
 			c.mode = ModeSafe
@@ -295,7 +270,7 @@ func (c *Client) Close() {
 	}
 }
 
-// Mode returns the client's resolved mode (never ModeDefault).
+// Mode returns the client's resolved mode (never ModeAuto).
 func (c *Client) Mode() Mode { return c.mode }
 
 // Format returns the client's data format.

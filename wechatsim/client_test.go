@@ -643,7 +643,7 @@ func TestNewClientErrors(t *testing.T) {
 }
 
 func TestParseMode(t *testing.T) {
-	for s, want := range map[string]Mode{"plain": ModePlain, "COMPAT": ModeCompat, "safe": ModeSafe, "": ModeDefault, "auto": ModeDefault} {
+	for s, want := range map[string]Mode{"plain": ModePlain, "COMPAT": ModeCompat, "safe": ModeSafe, "": ModeAuto, "auto": ModeAuto} {
 		if m, err := ParseMode(s); err != nil || m != want {
 			t.Errorf("%q: %v %v", s, m, err)
 		}

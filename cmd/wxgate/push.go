@@ -350,7 +350,7 @@ func runPush(cmd *cobra.Command, o *pushOptions, kind string, pre map[string]str
 	if err := o.resolve(errOut); err != nil {
 		return err
 	}
-	if mode == wechatsim.ModeDefault && o.aesKey == "" {
+	if mode == wechatsim.ModeAuto && o.aesKey == "" {
 		mode = wechatsim.ModePlain
 	}
 	c, err := wechatsim.NewClient(wechatsim.ClientConfig{

@@ -37,8 +37,8 @@ func TestServeReplayWindowFlag(t *testing.T) {
 		t.Error("a path without a leading slash was accepted")
 	}
 	o = base
-	o.mode = "aes"
+	o.mode = "secure"
 	if _, err := o.pushConfig(nil); err == nil {
-		t.Error("mode aes was accepted")
+		t.Error("mode secure was accepted")
 	}
 }
