@@ -647,8 +647,8 @@ func TestConfigErrors(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if _, err := ParseMode("aes"); err == nil {
-		t.Error("ParseMode accepted aes")
+	if _, err := ParseMode("secure"); err == nil {
+		t.Error("ParseMode accepted secure")
 	}
 }
 
