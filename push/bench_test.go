@@ -70,14 +70,30 @@ func benchHandler(b *testing.B, logger *slog.Logger, reply bool) *Handler {
 		})
 	}
 	h, err := NewHandler(Config{
-		AppID: testAppID, Token: testToken, AESKeys: []string{testKey},
+		AppID: testAppID, Token: testToken, AESKeys: []string{testKey}, AllowPlaintext: true,
 		Now: func() time.Time { return testNow }, Logger: logger,
-		Deduper: NewMemoryDeduper(time.Nanosecond),
+		// The pool's requests come round again: a deduper that forgets at
+		// once (its TTL hidden from the config check) and a nonce store
+		// that forgets after each claim make every round take the full
+		// path of a new push, inserts included.
+		Deduper: struct{ Deduper }{NewMemoryDeduper(time.Nanosecond, 0)},
+		Nonces:  forgetfulNonces{NewMemoryNonceStore()},
 	}, r)
 	if err != nil {
 		b.Fatal(err)
 	}
 	return h
+}
+
+// forgetfulNonces claims a pair, as for a new push, then forgets it.
+type forgetfulNonces struct{ *MemoryNonceStore }
+
+func (f forgetfulNonces) Claim(ctx context.Context, key, digest string, expires time.Time) (bool, error) {
+	ok, err := f.MemoryNonceStore.Claim(ctx, key, digest, expires)
+	f.mu.Lock()
+	delete(f.entries.entries, f.hasher.hash(key))
+	f.mu.Unlock()
+	return ok, err
 }
 
 func runBench(b *testing.B, h *Handler, reqs []benchReq) {

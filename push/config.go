@@ -37,13 +37,13 @@ const (
 	// MaxHandlerTimeout leaves half a second of WeChat's 5 s for the answer
 	// to travel.
 	MaxHandlerTimeout = 4500 * time.Millisecond
+	// MaxReplayWindow bounds Config.ReplayWindow: a longer window keeps a
+	// captured request usable, and its nonce remembered, for longer.
+	MaxReplayWindow = time.Hour
 )
 
-// NoReplayCheck, as Config.ReplayWindow, switches the timestamp check off.
-const NoReplayCheck time.Duration = -1
-
-// Config configures a Handler for one mini program. The zero value of each
-// optional field selects a safe default.
+// Config configures a Handler or an Opener for one mini program. The zero
+// value of each optional field selects a safe default.
 type Config struct {
 	// AppID is the mini program's AppID. Encrypted pushes must carry it.
 	AppID string
@@ -54,20 +54,36 @@ type Config struct {
 	AESKeys []string
 	// Mode selects the accepted encryption modes; ModeAuto by default.
 	Mode Mode
+	// AllowPlaintext lets ModeAuto accept plaintext pushes although an
+	// EncodingAESKey is configured. It is off by default because the URL
+	// signature of a plaintext push does not cover the body: anyone who saw
+	// one genuine push URL (in a proxy's log, say) could send any body with
+	// it. Turn it on only while the console is switched to plaintext.
+	AllowPlaintext bool
 	// ReplayWindow bounds how far a push's timestamp may be from the clock,
-	// either way. Zero means DefaultReplayWindow, so that a Config literal is
-	// safe; NoReplayCheck switches the check off. (wxgate serve's
-	// --replay-window 0 maps to NoReplayCheck.)
+	// either way, and how long its (timestamp, nonce) pair is remembered so
+	// that it is accepted once. Zero means DefaultReplayWindow; a negative
+	// value or one above MaxReplayWindow is a configuration error. The
+	// check cannot be switched off.
 	ReplayWindow time.Duration
 	// MaxBody caps the request body in bytes; DefaultMaxBody when zero.
 	MaxBody int64
 	// HandlerTimeout is the deadline given to handlers. When it passes, the
 	// Handler answers "success" so that WeChat's 5 s limit is kept.
-	// DefaultHandlerTimeout when zero; at most MaxHandlerTimeout.
+	// DefaultHandlerTimeout when zero; at most MaxHandlerTimeout. Pushes
+	// that WeChat waits less for (message.ReplyDeadline) get less.
 	HandlerTimeout time.Duration
 	// Deduper remembers handled pushes. A MemoryDeduper with DefaultDedupTTL
-	// (at least twice the replay window) when nil.
+	// (at least twice the replay window) when nil. A Deduper that reports
+	// a TTL (a TTL() time.Duration method) shorter than twice the replay
+	// window is a configuration error: a replay accepted late in the
+	// window would find its key forgotten and run the handler again.
 	Deduper Deduper
+	// Nonces remembers each (timestamp, nonce) pair with the body it
+	// signed, so that a captured URL cannot carry another body. A
+	// MemoryNonceStore when nil; ExternalNonceCheck when the caller checks
+	// Request.NonceKey and Request.BodyDigest itself.
+	Nonces NonceStore
 	// Logger receives one line per request; slog.Default() when nil.
 	Logger *slog.Logger
 	// Now is the clock; time.Now when nil.
@@ -82,6 +98,9 @@ type resolved struct {
 	Config
 	cipher *wxcrypt.Cipher
 }
+
+// ttlReporter is implemented by Dedupers that forget after a fixed time.
+type ttlReporter interface{ TTL() time.Duration }
 
 func (c Config) resolve() (*resolved, error) {
 	r := &resolved{Config: c}
@@ -105,7 +124,9 @@ func (c Config) resolve() (*resolved, error) {
 	case len(keys) > 0 && c.AppID == "":
 		return nil, fmt.Errorf("%w: an AppID is needed to check encrypted pushes", errConfig)
 	case c.Mode == ModePlain && len(keys) > 0:
-		return nil, fmt.Errorf("%w: mode plain takes no EncodingAESKey (use auto to accept both)", errConfig)
+		return nil, fmt.Errorf("%w: mode plain takes no EncodingAESKey (use auto with AllowPlaintext to accept both)", errConfig)
+	case c.AllowPlaintext && (c.Mode == ModeCompat || c.Mode == ModeSafe):
+		return nil, fmt.Errorf("%w: AllowPlaintext has no effect in mode %s, which refuses plaintext (use auto)", errConfig, c.Mode)
 	}
 	if len(keys) > 0 {
 		var err error
@@ -113,10 +134,13 @@ func (c Config) resolve() (*resolved, error) {
 			return nil, fmt.Errorf("%w: %w", errConfig, err)
 		}
 	}
-	if r.ReplayWindow == 0 {
+	switch {
+	case r.ReplayWindow == 0:
 		r.ReplayWindow = DefaultReplayWindow
-	} else if r.ReplayWindow < 0 {
-		r.ReplayWindow = 0
+	case r.ReplayWindow < 0:
+		return nil, fmt.Errorf("%w: ReplayWindow %v is negative", errConfig, r.ReplayWindow)
+	case r.ReplayWindow > MaxReplayWindow:
+		return nil, fmt.Errorf("%w: ReplayWindow %v exceeds %v", errConfig, r.ReplayWindow, MaxReplayWindow)
 	}
 	if r.MaxBody <= 0 {
 		r.MaxBody = DefaultMaxBody
@@ -133,17 +157,19 @@ func (c Config) resolve() (*resolved, error) {
 	if r.Logger == nil {
 		r.Logger = slog.Default()
 	}
+	// The defaults keep time with the Config's clock, which decides the
+	// timestamps they are given.
 	if r.Deduper == nil {
-		ttl := DefaultDedupTTL
-		if 2*r.ReplayWindow > ttl {
-			ttl = 2 * r.ReplayWindow
-		}
-		r.Deduper = NewMemoryDeduper(ttl)
-		if d, ok := r.Deduper.(*MemoryDeduper); ok {
-			// A claim whose holder vanished (a bug, a crash in a custom
-			// Deduper) must not block the key forever.
-			d.inflightTTL = 2 * MaxHandlerTimeout
-		}
+		d := NewMemoryDeduper(max(DefaultDedupTTL, 2*r.ReplayWindow), 0)
+		d.now = r.Now
+		r.Deduper = d
+	} else if d, ok := r.Deduper.(ttlReporter); ok && d.TTL() < 2*r.ReplayWindow {
+		return nil, fmt.Errorf("%w: the Deduper forgets after %v, less than twice the replay window (%v)", errConfig, d.TTL(), r.ReplayWindow)
+	}
+	if r.Nonces == nil {
+		n := NewMemoryNonceStore()
+		n.now = r.Now
+		r.Nonces = n
 	}
 	return r, nil
 }

@@ -2,7 +2,7 @@ package push
 
 import (
 	"context"
-	"hash/maphash"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -27,26 +27,24 @@ type Deduper interface {
 }
 
 // MemoryDeduper is an in-process Deduper whose entries expire after a TTL.
-// It also bounds its size: past its maximum, completed entries are evicted.
+// Its size is bounded, and it never forgets a completed push before the
+// TTL: when it is full of live entries, Acquire fails with ErrBusy (the
+// Handler answers 503 and WeChat retries) rather than forget a key that
+// still guards against a replay.
 //
 // Keys are kept as 128-bit hashes in a map without pointers, so that a
 // million remembered pushes cost the garbage collector nothing to scan.
-// Two different keys would have to collide on 128 bits to be confused.
 type MemoryDeduper struct {
 	ttl         time.Duration
 	inflightTTL time.Duration
-	maxEntries  int
 	now         func() time.Time
-	seeds       [2]maphash.Seed
+	hasher      keyHasher
 
-	mu        sync.Mutex
-	entries   map[dedupKey]dedupEntry
-	answers   map[dedupKey][]byte        // the few non-empty answers
-	waiters   map[dedupKey]chan struct{} // claims someone waits for
-	nextSweep time.Time
+	mu      sync.Mutex
+	entries expiringMap[dedupEntry]
+	answers map[hashKey][]byte        // the few non-empty answers
+	waiters map[hashKey]chan struct{} // claims someone waits for
 }
-
-type dedupKey [2]uint64
 
 // dedupEntry holds no pointers, so the entries map is not scanned by the GC.
 type dedupEntry struct {
@@ -54,42 +52,43 @@ type dedupEntry struct {
 	settled bool
 }
 
-// DefaultMaxDedupEntries bounds a MemoryDeduper made by NewMemoryDeduper.
+// DefaultMaxDedupEntries bounds a MemoryDeduper unless told otherwise: at
+// about 40 bytes an entry, some 40 MB, or an hour of 290 pushes a second
+// with the default TTL.
 const DefaultMaxDedupEntries = 1 << 20
 
-// DefaultInflightTTL is how long a claim may stay in flight before it
-// lapses and the key can be claimed again.
-const DefaultInflightTTL = time.Minute
-
 // NewMemoryDeduper returns a MemoryDeduper that forgets a completed push
-// after ttl.
-func NewMemoryDeduper(ttl time.Duration) *MemoryDeduper {
+// after ttl and holds at most maxEntries (DefaultMaxDedupEntries when
+// zero or less). A claim whose holder never settles it lapses after twice
+// MaxHandlerTimeout.
+func NewMemoryDeduper(ttl time.Duration, maxEntries int) *MemoryDeduper {
+	if maxEntries <= 0 {
+		maxEntries = DefaultMaxDedupEntries
+	}
 	return &MemoryDeduper{
-		ttl: ttl, inflightTTL: DefaultInflightTTL, maxEntries: DefaultMaxDedupEntries, now: time.Now,
-		seeds:   [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
-		entries: map[dedupKey]dedupEntry{}, answers: map[dedupKey][]byte{}, waiters: map[dedupKey]chan struct{}{},
+		ttl: ttl, inflightTTL: 2 * MaxHandlerTimeout, now: time.Now, hasher: newKeyHasher(),
+		entries: newExpiringMap(maxEntries, max(ttl/4, time.Second), func(e dedupEntry) int64 { return e.expires }),
+		answers: map[hashKey][]byte{}, waiters: map[hashKey]chan struct{}{},
 	}
 }
 
-func (d *MemoryDeduper) hash(key string) dedupKey {
-	return dedupKey{maphash.String(d.seeds[0], key), maphash.String(d.seeds[1], key)}
-}
+// TTL returns how long a completed push is remembered.
+func (d *MemoryDeduper) TTL() time.Duration { return d.ttl }
 
-// Acquire implements Deduper.
+// Acquire implements Deduper. It fails with ErrBusy when the deduper is
+// full of live entries.
 func (d *MemoryDeduper) Acquire(ctx context.Context, key string) ([]byte, bool, error) {
-	k := d.hash(key)
+	k := d.hasher.hash(key)
 	for {
 		d.mu.Lock()
 		now := d.now()
-		e, found := d.entries[k]
-		if found && now.UnixNano() > e.expires {
-			d.forgetLocked(k)
-			d.wakeLocked(k)
-			found = false
-		}
+		e, found := d.entries.get(k, now, d.expired)
 		if !found {
-			d.sweepLocked(now)
-			d.entries[k] = dedupEntry{expires: now.Add(d.inflightTTL).UnixNano()}
+			if !d.entries.room(now, d.expired) {
+				d.mu.Unlock()
+				return nil, false, fmt.Errorf("%w: the dedup memory holds %d live entries", ErrBusy, d.entries.maxEntries)
+			}
+			d.entries.put(k, dedupEntry{expires: now.Add(d.inflightTTL).UnixNano()})
 			d.mu.Unlock()
 			return nil, true, nil
 		}
@@ -114,11 +113,11 @@ func (d *MemoryDeduper) Acquire(ctx context.Context, key string) ([]byte, bool, 
 
 // Complete implements Deduper.
 func (d *MemoryDeduper) Complete(_ context.Context, key string, answer []byte) error {
-	k := d.hash(key)
+	k := d.hasher.hash(key)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if e, ok := d.entries[k]; ok && !e.settled {
-		d.entries[k] = dedupEntry{expires: d.now().Add(d.ttl).UnixNano(), settled: true}
+	if e, ok := d.entries.entries[k]; ok && !e.settled {
+		d.entries.put(k, dedupEntry{expires: d.now().Add(d.ttl).UnixNano(), settled: true})
 		if len(answer) > 0 {
 			d.answers[k] = answer
 		}
@@ -129,11 +128,11 @@ func (d *MemoryDeduper) Complete(_ context.Context, key string, answer []byte) e
 
 // Release implements Deduper.
 func (d *MemoryDeduper) Release(_ context.Context, key string) error {
-	k := d.hash(key)
+	k := d.hasher.hash(key)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if e, ok := d.entries[k]; ok && !e.settled {
-		delete(d.entries, k)
+	if e, ok := d.entries.entries[k]; ok && !e.settled {
+		delete(d.entries.entries, k)
 		d.wakeLocked(k)
 	}
 	return nil
@@ -143,46 +142,18 @@ func (d *MemoryDeduper) Release(_ context.Context, key string) error {
 func (d *MemoryDeduper) Len() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return len(d.entries)
+	return len(d.entries.entries)
 }
 
-func (d *MemoryDeduper) wakeLocked(k dedupKey) {
+// expired forgets what belongs to an expired entry and wakes its waiters.
+func (d *MemoryDeduper) expired(k hashKey) {
+	delete(d.answers, k)
+	d.wakeLocked(k)
+}
+
+func (d *MemoryDeduper) wakeLocked(k hashKey) {
 	if w, ok := d.waiters[k]; ok {
 		close(w)
 		delete(d.waiters, k)
-	}
-}
-
-func (d *MemoryDeduper) forgetLocked(k dedupKey) {
-	delete(d.entries, k)
-	delete(d.answers, k)
-}
-
-// sweepLocked drops expired entries at most once per TTL/4. When the map is
-// still full, it evicts a sixteenth of the settled entries at once, so that
-// the cost of a full scan is shared by many inserts.
-func (d *MemoryDeduper) sweepLocked(now time.Time) {
-	if len(d.entries) < d.maxEntries && now.Before(d.nextSweep) {
-		return
-	}
-	d.nextSweep = now.Add(d.ttl / 4)
-	n := now.UnixNano()
-	for k, e := range d.entries {
-		if n > e.expires {
-			d.forgetLocked(k)
-			d.wakeLocked(k)
-		}
-	}
-	if len(d.entries) < d.maxEntries {
-		return
-	}
-	target := d.maxEntries - d.maxEntries/16 - 1
-	for k, e := range d.entries {
-		if len(d.entries) <= target {
-			break
-		}
-		if e.settled {
-			d.forgetLocked(k)
-		}
 	}
 }

@@ -2,6 +2,8 @@ package push
 
 import (
 	"bytes"
+	"hash/fnv"
+	"strconv"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -24,13 +26,18 @@ func FuzzServeHTTP(f *testing.F) {
 	f.Add([]byte("<xml><Encrypt><![CDATA[AAAA]]></Encrypt></xml>"), true)
 	h, _ := newTestHandler(f, Config{}, nil)
 	f.Fuzz(func(t *testing.T, body []byte, encrypted bool) {
-		q := url.Values{"signature": {wxcrypt.Signature(testToken, "1714112445", "1")}, "timestamp": {"1714112445"}, "nonce": {"1"}}
+		// A nonce per body, so that the one-use rule does not stop a body
+		// before the decoder sees it.
+		sum := fnv.New64a()
+		sum.Write(body)
+		nonce := strconv.FormatUint(sum.Sum64(), 10)
+		q := url.Values{"signature": {wxcrypt.Signature(testToken, "1714112445", nonce)}, "timestamp": {"1714112445"}, "nonce": {nonce}}
 		if encrypted {
 			q.Set("encrypt_type", "aes")
 			sig := "0000000000000000000000000000000000000000"
 			if format, err := message.DetectFormat(body); err == nil {
 				if e, ok, err := message.ExtractEncrypt(body, format); err == nil && ok {
-					sig = wxcrypt.Signature(testToken, "1714112445", "1", string(e))
+					sig = wxcrypt.Signature(testToken, "1714112445", nonce, string(e))
 				}
 			}
 			q.Set("msg_signature", sig)

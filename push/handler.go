@@ -3,8 +3,6 @@ package push
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -16,15 +14,16 @@ import (
 	"time"
 
 	"github.com/wxgate/wxgate/message"
-	"github.com/wxgate/wxgate/wxcrypt"
 )
 
 // Handler is an http.Handler for one mini program's push URL. It answers
-// WeChat's URL verification (GET) and receives pushes (POST): it checks
-// the signatures, the timestamp and the body size, decrypts, decodes,
-// deduplicates, dispatches to a Router and writes the reply in the
-// request's format, encrypted when the request was.
+// WeChat's URL verification (GET) and receives pushes (POST): it opens
+// each push with an Opener (signatures, timestamp, nonce, size, mode,
+// decryption, AppID, decoding), deduplicates it, dispatches it to a Router
+// and writes the reply in the request's format, encrypted when the request
+// was.
 type Handler struct {
+	open   *Opener
 	cfg    *resolved
 	router *Router
 	bufs   sync.Pool // *[]byte scratch buffers
@@ -33,14 +32,14 @@ type Handler struct {
 // NewHandler returns a Handler for cfg that dispatches to router. A nil
 // router answers "success" to every push.
 func NewHandler(cfg Config, router *Router) (*Handler, error) {
-	r, err := cfg.resolve()
+	o, err := NewOpener(cfg)
 	if err != nil {
 		return nil, err
 	}
 	if router == nil {
 		router = NewRouter()
 	}
-	h := &Handler{cfg: r, router: router}
+	h := &Handler{open: o, cfg: o.cfg, router: router}
 	h.bufs.New = func() any { b := make([]byte, 0, 4096); return &b }
 	return h, nil
 }
@@ -62,282 +61,196 @@ var (
 	successLength = []string{"7"}
 )
 
-// outcome is what one request came to, for the response and the log line.
-type outcome struct {
+// result is what one request came to: the response, and what the log line
+// says of it. Each request builds its own; nothing in it is shared.
+type result struct {
 	status int
 	body   []byte
 	ctype  []string
-	result string // short label for the log: ok, duplicate, bad_signature, ...
+	code   string // short label for the log: ok, duplicate, bad_signature, ...
 	detail string // the reason, for the log only
 	level  slog.Level
+	req    *Request // the opened push, when it got that far
+}
 
-	mode   Mode
-	format message.Format
-	head   *message.Header
+func okResult() result { return result{status: http.StatusOK, code: "ok", level: slog.LevelInfo} }
 
-	// bufs are pooled buffers to give back once the response is written.
-	bufs [2]*[]byte
+// failed turns an error of Open, or of the Handler, into a result.
+func failed(err error) result {
+	r := result{status: StatusCode(err), ctype: ctypeText, level: slog.LevelWarn, code: "error"}
+	var e *Error
+	if errors.As(err, &e) {
+		r.code, r.body = e.Code, []byte(e.Message+"\n")
+		if e.cause != nil {
+			r.detail = e.cause.Error()
+		}
+	} else {
+		r.body, r.detail = []byte("internal error\n"), err.Error()
+	}
+	if r.status >= 500 {
+		r.level = slog.LevelError
+	}
+	return r
+}
 
-	// The response is written once, by ServeHTTP or, when a handler passes
-	// its deadline, by the watchdog that answers "success" in its place.
+// responder writes the response once: from ServeHTTP, or, when a handler
+// passes its deadline, from the watchdog answering in its place. It is the
+// only state the two share, and its lock guards it.
+type responder struct {
 	w       http.ResponseWriter
 	mu      sync.Mutex
 	written bool
 }
 
-// write sends the outcome unless the watchdog already answered.
-func (o *outcome) write() {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.written {
+// write sends res unless the watchdog already answered.
+func (p *responder) write(res *result) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.written {
 		return
 	}
-	o.written = true
-	hdr := o.w.Header()
-	hdr["Content-Type"] = o.ctype
-	if o.status != http.StatusOK {
-		hdr["X-Content-Type-Options"] = nosniff
-	}
-	o.w.WriteHeader(o.status)
-	o.w.Write(o.body)
+	p.written = true
+	hdr := p.w.Header()
+	hdr["Content-Type"] = res.ctype
+	// An echoed echostr or an error must never be sniffed as HTML.
+	hdr["X-Content-Type-Options"] = nosniff
+	p.w.WriteHeader(res.status)
+	p.w.Write(res.body)
 }
 
-// answerEarly sends "success" while the handler still runs, and flushes it
-// so that WeChat has its answer in time. It reports whether it answered.
-func (o *outcome) answerEarly() bool {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.written {
+// answerEarly sends status and body while the handler still runs, and
+// flushes them so that WeChat has its answer in time. It reports whether
+// it answered.
+func (p *responder) answerEarly(status int, body []byte) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.written {
 		return false
 	}
-	o.written = true
-	hdr := o.w.Header()
+	p.written = true
+	hdr := p.w.Header()
 	hdr["Content-Type"] = ctypeText
-	hdr["Content-Length"] = successLength
-	o.w.WriteHeader(http.StatusOK)
-	o.w.Write(successBody)
-	http.NewResponseController(o.w).Flush()
+	hdr["X-Content-Type-Options"] = nosniff
+	hdr["Content-Length"] = []string{strconv.Itoa(len(body))}
+	p.w.WriteHeader(status)
+	p.w.Write(body)
+	http.NewResponseController(p.w).Flush()
 	return true
-}
-
-func (o *outcome) fail(status int, result, msg string) {
-	o.status, o.result, o.body, o.ctype, o.level = status, result, []byte(msg+"\n"), ctypeText, slog.LevelWarn
 }
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
-	o := &outcome{status: http.StatusOK, level: slog.LevelInfo, result: "ok", w: w}
+	out := &responder{w: w}
+	var res result
 	defer func() {
 		// Handlers' panics are recovered where they run; this is for a bug in
 		// the Handler itself: answer 500 rather than drop the connection.
 		if v := recover(); v != nil {
-			o.fail(http.StatusInternalServerError, "internal_error", "internal error")
-			o.level, o.detail = slog.LevelError, fmt.Sprint(v)
-			o.write()
-			h.log(r, o, time.Since(start))
+			res = failed(fmt.Errorf("%w: %v", ErrHandler, v))
+			res.code = "internal_error"
+			out.write(&res)
+			h.log(r, &res, time.Since(start))
 		}
 	}()
 	switch r.Method {
 	case http.MethodGet:
-		h.verifyURL(r, o)
+		res = h.verifyURL(r)
 	case http.MethodPost:
-		h.receive(r, o)
+		res = h.receive(r, out)
 	default:
 		w.Header()["Allow"] = allowed
-		o.fail(http.StatusMethodNotAllowed, "bad_method", "method not allowed: use GET or POST")
+		res = failed(newError(ErrMethod, "bad_method", "method not allowed: use GET or POST"))
 	}
-	o.write()
-	for _, b := range o.bufs {
-		if b != nil {
-			h.putBuf(b)
-		}
-	}
-	h.log(r, o, time.Since(start))
+	out.write(&res)
+	h.log(r, &res, time.Since(start))
 }
 
-func (h *Handler) log(r *http.Request, o *outcome, latency time.Duration) {
-	if !h.cfg.Logger.Enabled(r.Context(), o.level) {
+func (h *Handler) log(r *http.Request, res *result, latency time.Duration) {
+	if !h.cfg.Logger.Enabled(r.Context(), res.level) {
 		return
 	}
 	attrs := make([]slog.Attr, 0, 10)
 	attrs = append(attrs, slog.String("app", h.cfg.AppID), slog.String("method", r.Method))
-	if r.Method == http.MethodPost && o.head != nil {
-		attrs = append(attrs, slog.String("mode", o.mode.String()), slog.String("format", o.format.String()),
-			slog.String("msg_type", o.head.MsgType))
-		if o.head.Event != "" {
-			attrs = append(attrs, slog.String("event", o.head.Event))
+	if req := res.req; req != nil {
+		head := req.Push.Head()
+		attrs = append(attrs, slog.String("mode", req.Mode.String()), slog.String("format", req.Format.String()),
+			slog.String("msg_type", head.MsgType))
+		if head.Event != "" {
+			attrs = append(attrs, slog.String("event", head.Event))
 		}
 	}
-	attrs = append(attrs, slog.String("result", o.result), slog.Int("status", o.status), slog.Duration("latency", latency))
-	if o.detail != "" {
-		attrs = append(attrs, slog.String("detail", o.detail))
+	attrs = append(attrs, slog.String("result", res.code), slog.Int("status", res.status), slog.Duration("latency", latency))
+	if res.detail != "" {
+		attrs = append(attrs, slog.String("detail", res.detail))
 	}
 	// A Record built here with pc 0 skips the caller lookup slog would do
 	// for every request; the line says where it comes from in its message.
-	rec := slog.NewRecord(time.Now(), o.level, "wechat push", 0)
+	rec := slog.NewRecord(time.Now(), res.level, "wechat push", 0)
 	rec.AddAttrs(attrs...)
 	h.cfg.Logger.Handler().Handle(r.Context(), rec)
 }
 
 // verifyURL answers the console's URL verification: echostr, byte for
-// byte, when the signature matches.
-func (h *Handler) verifyURL(r *http.Request, o *outcome) {
-	q, ok := parseQuery(r.URL.RawQuery)
-	switch {
-	case !ok:
-		o.fail(http.StatusBadRequest, "bad_query", "malformed query string")
-	case q.signature == "" || q.timestamp == "" || q.nonce == "" || q.echostr == "":
-		o.fail(http.StatusBadRequest, "missing_param", "missing parameter: signature, timestamp, nonce and echostr are required")
-	case !wxcrypt.VerifySignature(q.signature, h.cfg.Token, q.timestamp, q.nonce):
-		o.fail(http.StatusForbidden, "bad_signature", "signature mismatch")
-	default:
-		o.result, o.body, o.ctype = "verified", []byte(q.echostr), ctypeText
+// byte, when the signature matches and the timestamp is fresh.
+func (h *Handler) verifyURL(r *http.Request) result {
+	echo, err := h.open.VerifyURL(r.Context(), r.URL.RawQuery)
+	if err != nil {
+		return failed(err)
 	}
+	return result{status: http.StatusOK, code: "verified", level: slog.LevelInfo, body: []byte(echo), ctype: ctypeText}
 }
 
-// receive handles a POST. Buffers it takes from the pool are left in o.bufs
-// for ServeHTTP to give back once the response is written.
-func (h *Handler) receive(r *http.Request, o *outcome) {
-	q, ok := parseQuery(r.URL.RawQuery)
-	if !ok {
-		o.fail(http.StatusBadRequest, "bad_query", "malformed query string")
-		return
-	}
-	if q.signature == "" || q.timestamp == "" || q.nonce == "" {
-		o.fail(http.StatusBadRequest, "missing_param", "missing parameter: signature, timestamp and nonce are required")
-		return
-	}
-	ts, err := strconv.ParseInt(q.timestamp, 10, 64)
+// receive handles a POST. Its buffers come from the pool and go back
+// before it returns: the response never points into them.
+func (h *Handler) receive(r *http.Request, out *responder) result {
+	q, err := h.open.checkQuery(r.URL.RawQuery)
 	if err != nil {
-		o.fail(http.StatusBadRequest, "bad_timestamp", "timestamp is not a whole number of seconds")
-		return
-	}
-	encrypted := false
-	switch q.encryptType {
-	case "", "raw":
-	case "aes":
-		encrypted = true
-		if q.msgSignature == "" {
-			o.fail(http.StatusBadRequest, "missing_param", "missing parameter: msg_signature is required with encrypt_type=aes")
-			return
-		}
-	default:
-		o.fail(http.StatusBadRequest, "bad_encrypt_type", "unknown encrypt_type: want aes or raw")
-		return
+		return failed(err)
 	}
 	if r.ContentLength > h.cfg.MaxBody {
-		o.fail(http.StatusRequestEntityTooLarge, "too_large", "body larger than "+strconv.FormatInt(h.cfg.MaxBody, 10)+" bytes")
-		return
+		return failed(h.open.tooLarge())
 	}
-	if !wxcrypt.VerifySignature(q.signature, h.cfg.Token, q.timestamp, q.nonce) {
-		o.fail(http.StatusForbidden, "bad_signature", "signature mismatch")
-		return
-	}
-	now := h.cfg.Now()
-	if w := h.cfg.ReplayWindow; w > 0 {
-		if d := now.Sub(time.Unix(ts, 0)); d > w || d < -w {
-			o.fail(http.StatusForbidden, "stale_timestamp", "timestamp outside the replay window")
-			o.detail = "skew " + d.Round(time.Second).String()
-			return
-		}
-	}
-	if encrypted && h.cfg.Mode == ModePlain {
-		o.fail(http.StatusBadRequest, "mode_refused", "encrypted push refused: server is in plaintext mode")
-		return
-	}
-	if !encrypted && (h.cfg.Mode == ModeSafe || h.cfg.Mode == ModeCompat) {
-		o.fail(http.StatusForbidden, "mode_refused", "plaintext push refused: server is in "+h.cfg.Mode.String()+" mode")
-		return
-	}
-	if encrypted && h.cfg.cipher == nil {
-		o.fail(http.StatusBadRequest, "no_key", "encrypted push but no EncodingAESKey is configured")
-		return
-	}
-
 	bodyBuf := h.bufs.Get().(*[]byte)
-	o.bufs[0] = bodyBuf
-	body, status := readBody(r.Body, (*bodyBuf)[:0], h.cfg.MaxBody)
+	defer h.putBuf(bodyBuf)
+	body, err := readBody(r.Body, (*bodyBuf)[:0], h.cfg.MaxBody)
 	*bodyBuf = body[:0]
-	if status != 0 {
-		if status == http.StatusRequestEntityTooLarge {
-			o.fail(status, "too_large", "body larger than "+strconv.FormatInt(h.cfg.MaxBody, 10)+" bytes")
-		} else {
-			o.fail(status, "bad_body", "could not read the body")
-		}
-		return
+	if errors.Is(err, ErrTooLarge) {
+		return failed(h.open.tooLarge())
+	} else if err != nil {
+		return failed(err)
 	}
-	format, err := message.DetectFormat(body)
-	if err != nil {
-		o.fail(http.StatusBadRequest, "bad_format", "body is neither XML nor JSON")
-		return
-	}
-	o.format, o.mode = format, ModePlain
-
-	plaintext := body
-	var key *wxcrypt.Key
-	if encrypted {
-		o.mode = requestMode(body, format)
-		enc, found, err := message.ExtractEncrypt(body, format)
-		if err != nil || !found {
-			o.fail(http.StatusBadRequest, "bad_body", "body has no Encrypt field")
-			return
-		}
-		if !wxcrypt.VerifySignatureBytes([]byte(q.msgSignature), h.cfg.Token, q.timestamp, q.nonce, enc) {
-			o.fail(http.StatusForbidden, "bad_msg_signature", "msg_signature mismatch")
-			return
-		}
-		plainBuf := h.bufs.Get().(*[]byte)
-		o.bufs[1] = plainBuf
-		plaintext, key, err = h.cfg.cipher.DecryptBuffer((*plainBuf)[:0], enc)
-		if err != nil {
-			status := http.StatusBadRequest
-			if errors.Is(err, wxcrypt.ErrAppID) {
-				status = http.StatusForbidden
+	var plainBuf []byte
+	if q.encrypted {
+		pb := h.bufs.Get().(*[]byte)
+		defer h.putBuf(pb)
+		plainBuf = *pb
+		defer func() {
+			// Keep a buffer the decryption grew, for the next request.
+			if cap(plainBuf) > cap(*pb) {
+				*pb = plainBuf[:0]
 			}
-			o.fail(status, "bad_ciphertext", "message could not be decrypted")
-			o.detail = err.Error()
-			return
-		}
-		if cap(plaintext) > cap(*plainBuf) {
-			*plainBuf = plaintext[:0]
-		}
+		}()
 	}
-	// A decrypted message carries its own format; a plaintext push's is
-	// the body's, detected above.
-	innerFormat := format
-	if encrypted {
-		innerFormat, err = message.DetectFormat(plaintext)
-	}
-	var p message.Push
-	if err == nil {
-		p, err = message.Decode(plaintext, innerFormat)
-	}
+	req, err := h.open.openBody(r.Context(), q, body, plainBuf)
 	if err != nil {
-		o.fail(http.StatusBadRequest, "bad_message", "malformed "+format.String()+" message")
-		o.detail = err.Error()
-		return
+		return failed(err)
 	}
-	o.head = p.Head()
-
-	req := &Request{Push: p, AppID: h.cfg.AppID, Mode: o.mode, Format: format, OpenID: q.openid, Plaintext: plaintext}
-	answer := h.handle(r.Context(), req, o, now)
-	if o.status == http.StatusOK {
-		h.render(o, answer, format, key, now)
+	if q.encrypted {
+		plainBuf = req.Plaintext
 	}
-}
-
-// requestMode tells compatible from safe mode: a compatible body carries the
-// plaintext fields beside Encrypt.
-func requestMode(body []byte, f message.Format) Mode {
-	marker := []byte("<MsgType")
-	if f == message.FormatJSON {
-		marker = []byte(`"MsgType"`)
+	res := okResult()
+	res.req = req
+	now := h.cfg.Now()
+	answer := h.handle(r.Context(), req, out, &res)
+	if res.status == http.StatusOK {
+		var err error
+		if res.body, res.ctype, err = h.open.seal(req, answer, now); err != nil {
+			res = failed(fmt.Errorf("%w: the reply could not be encrypted: %w", ErrHandler, err))
+			res.code, res.req = "seal_error", req
+		}
 	}
-	if bytes.Contains(body, marker) {
-		return ModeCompat
-	}
-	return ModeSafe
+	return res
 }
 
 func (h *Handler) putBuf(b *[]byte) {
@@ -347,9 +260,10 @@ func (h *Handler) putBuf(b *[]byte) {
 	}
 }
 
-// readBody reads at most max bytes into buf. It returns a status other than
-// 0 when the body is too large (413) or cannot be read (400).
-func readBody(body io.Reader, buf []byte, max int64) ([]byte, int) {
+// readBody reads at most max bytes into buf. It fails with an error
+// wrapping ErrTooLarge past max, or ErrMalformed when the body cannot be
+// read.
+func readBody(body io.Reader, buf []byte, max int64) ([]byte, error) {
 	for {
 		if len(buf) == cap(buf) {
 			buf = append(buf, 0)[:len(buf)]
@@ -357,41 +271,57 @@ func readBody(body io.Reader, buf []byte, max int64) ([]byte, int) {
 		n, err := body.Read(buf[len(buf):cap(buf)])
 		buf = buf[:len(buf)+n]
 		if int64(len(buf)) > max {
-			return buf, http.StatusRequestEntityTooLarge
+			return buf, ErrTooLarge
 		}
 		if err == io.EOF {
-			return buf, 0
+			return buf, nil
 		}
 		if err != nil {
-			return buf, http.StatusBadRequest
+			e := newError(ErrMalformed, "bad_body", "could not read the body")
+			e.cause = err
+			return buf, e
 		}
 	}
 }
 
 // handle deduplicates and dispatches req, and returns the plaintext answer:
-// "success" or a rendered reply. The handler runs on the request's
-// goroutine; if its deadline passes first, a watchdog answers "success" in
-// its place and the handler's eventual result is only logged.
-func (h *Handler) handle(parent context.Context, req *Request, o *outcome, now time.Time) []byte {
-	ctx, cancel := context.WithTimeout(parent, h.cfg.HandlerTimeout)
+// "success" or a rendered reply. It records what happened in res, which
+// belongs to this request alone. The handler runs on the request's
+// goroutine; if its deadline passes first, a watchdog answers in its place
+// through out, and the handler's eventual result only settles the key.
+func (h *Handler) handle(parent context.Context, req *Request, out *responder, res *result) []byte {
+	timeout := min(h.cfg.HandlerTimeout, replyDeadline(req.Push)-replyMargin)
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
+	// Pushes whose sender retries until an explicit acknowledgement (xpay)
+	// are settled only by that acknowledgement.
+	needsAck := !acknowledges(req.Push, message.Success)
 
 	key := req.Push.DedupKey()
 	if key != "" {
 		key = h.cfg.AppID + "|" + key
 		prev, acquired, err := h.cfg.Deduper.Acquire(ctx, key)
 		switch {
+		case errors.Is(err, ErrBusy):
+			*res = failed(err)
+			res.req = req
+			return nil
 		case err != nil && ctx.Err() != nil:
 			// The first delivery is still running: keep WeChat's deadline.
-			o.result, o.level = "duplicate_timeout", slog.LevelWarn
+			res.code, res.level = "duplicate_timeout", slog.LevelWarn
+			if needsAck {
+				*res = failed(newError(ErrBusy, "duplicate_timeout", "the first delivery of this push is still being handled"))
+				res.req = req
+				return nil
+			}
 			return successBody
 		case err != nil:
 			// Dedup store down: handle anyway. A duplicate run is better
 			// than a message lost or an error shown to the user.
-			o.detail, o.level = "dedup unavailable: "+err.Error(), slog.LevelError
+			res.detail, res.level = "dedup unavailable: "+err.Error(), slog.LevelError
 			key = ""
 		case !acquired:
-			o.result = "duplicate"
+			res.code = "duplicate"
 			if len(prev) == 0 {
 				return successBody
 			}
@@ -399,122 +329,106 @@ func (h *Handler) handle(parent context.Context, req *Request, o *outcome, now t
 		}
 	}
 
+	// Settle the key with a context that outlives the deadline: a shared
+	// Deduper must still hear of a handler that ran out of time.
+	settle := context.WithoutCancel(ctx)
 	// The watchdog fires at the handler's deadline (what is left of it after
 	// any dedup wait). It is a plain timer, not a context.AfterFunc: the same
 	// deadline for fewer allocations.
 	deadline, _ := ctx.Deadline()
 	watchdog := time.AfterFunc(time.Until(deadline), func() {
-		if o.answerEarly() && key != "" {
-			h.cfg.Deduper.Complete(context.WithoutCancel(ctx), key, nil)
+		if needsAck {
+			// "success" is no acknowledgement: say so, and let the key
+			// settle when the handler ends.
+			out.answerEarly(http.StatusServiceUnavailable, []byte("handler did not acknowledge in time\n"))
+			return
 		}
-	})
-	answer, err := h.dispatch(ctx, req, now)
-	// Settle the key with a context that outlives the deadline: a shared
-	// Deduper must still hear of a handler that ran out of time.
-	settle := context.WithoutCancel(ctx)
-	if !watchdog.Stop() {
-		// The deadline passed: WeChat was, or is being, answered "success",
-		// so a retry gets the same. Complete is a no-op if already settled.
-		if key != "" {
+		if out.answerEarly(http.StatusOK, successBody) && key != "" {
 			h.cfg.Deduper.Complete(settle, key, nil)
 		}
-		o.result, o.level, o.detail = "timeout", slog.LevelWarn, "handler passed its deadline; answered success"
-		if err != nil {
-			o.detail += "; then it failed: " + err.Error()
+	})
+	reply, answer, err := h.dispatch(ctx, req)
+	acked := err == nil && acknowledges(req.Push, reply)
+	if !watchdog.Stop() {
+		// The deadline passed and the watchdog answered. A retry gets what
+		// WeChat was told, or, for a push needing an acknowledgement, the
+		// handler's acknowledgement if it came after all.
+		switch {
+		case key == "":
+		case !needsAck:
+			h.cfg.Deduper.Complete(settle, key, nil)
+		case acked:
+			h.cfg.Deduper.Complete(settle, key, storedAnswer(answer))
+		default:
+			h.cfg.Deduper.Release(settle, key)
 		}
-		return successBody
+		res.code, res.level, res.detail = "timeout", slog.LevelWarn, "handler passed its deadline; answered early"
+		if err != nil {
+			res.detail += "; then it failed: " + err.Error()
+		}
+		return nil
 	}
 	if err != nil {
 		if key != "" {
 			h.cfg.Deduper.Release(settle, key)
 		}
-		o.fail(http.StatusInternalServerError, "handler_error", "handler failed")
-		o.level = slog.LevelError
-		if err == errPanic {
-			o.result = "panic"
+		*res = failed(err)
+		res.req = req
+		if errors.Is(err, errPanic) {
+			res.code, res.detail = "panic", ""
 		} else {
-			o.detail = err.Error()
+			res.code = "handler_error"
 		}
 		return nil
 	}
-	if key != "" {
-		var stored []byte
-		if !bytes.Equal(answer, successBody) {
-			stored = bytes.Clone(answer)
+	if needsAck && !acked {
+		// WeChat will deliver it again; let that delivery run the handler.
+		if key != "" {
+			h.cfg.Deduper.Release(settle, key)
 		}
-		h.cfg.Deduper.Complete(settle, key, stored)
+		res.code, res.level = "not_acknowledged", slog.LevelWarn
+		return answer
+	}
+	if key != "" {
+		h.cfg.Deduper.Complete(settle, key, storedAnswer(answer))
 	}
 	return answer
 }
 
+// storedAnswer is what the Deduper keeps for an answer: nothing for
+// "success", a copy of anything else.
+func storedAnswer(answer []byte) []byte {
+	if bytes.Equal(answer, successBody) {
+		return nil
+	}
+	return bytes.Clone(answer)
+}
+
+// replyMargin is the part of WeChat's wait left for the answer to travel.
+const replyMargin = 500 * time.Millisecond
+
 // dispatch runs the router and renders its reply as plaintext in the
 // request's format. A panic in the handler or in the reply's rendering
 // becomes errPanic.
-func (h *Handler) dispatch(ctx context.Context, req *Request, now time.Time) (answer []byte, err error) {
+func (h *Handler) dispatch(ctx context.Context, req *Request) (reply message.Reply, answer []byte, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			h.cfg.Logger.Error("push handler panicked", "app", h.cfg.AppID, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-			answer, err = nil, errPanic
+			reply, answer, err = nil, nil, errPanic
 		}
 	}()
-	reply, err := h.router.Dispatch(ctx, req)
+	reply, err = h.router.Dispatch(ctx, req)
 	if err != nil {
-		return nil, err
+		return nil, nil, fmt.Errorf("%w: %w", ErrHandler, err)
 	}
-	if message.IsSuccess(reply) {
-		return successBody, nil
+	if reply == nil || message.IsSuccess(reply) {
+		return message.Success, successBody, nil
 	}
-	out, err := reply.AppendReply(nil, req.Push.Head(), req.Format, now.Unix())
+	out, err := reply.AppendReply(nil, req.Push.Head(), req.Format, h.cfg.Now().Unix())
 	if err != nil {
-		return nil, fmt.Errorf("rendering the reply: %w", err)
+		return nil, nil, fmt.Errorf("%w: rendering the reply: %w", ErrHandler, err)
 	}
-	return out, nil
+	return reply, out, nil
 }
 
-var errPanic = errors.New("push: handler panicked")
-
-// render sets the response to the plaintext answer, sealed in an envelope
-// with the key that opened the request when the request was encrypted.
-func (h *Handler) render(o *outcome, answer []byte, f message.Format, key *wxcrypt.Key, now time.Time) {
-	if bytes.Equal(answer, successBody) || len(answer) == 0 {
-		o.body, o.ctype = successBody, ctypeText
-		return
-	}
-	o.ctype = ctypeXML
-	if f == message.FormatJSON {
-		o.ctype = ctypeJSON
-	}
-	if key == nil {
-		o.body = answer
-		return
-	}
-	env, err := SealReply(key, h.cfg.AppID, h.cfg.Token, answer, now)
-	if err != nil {
-		o.fail(http.StatusInternalServerError, "seal_error", "reply could not be encrypted")
-		o.level = slog.LevelError
-		return
-	}
-	o.body = env.Append(nil, f)
-}
-
-// SealReply encrypts a plaintext reply for appID with key and signs it:
-// the Encrypt, MsgSignature, TimeStamp (seconds) and Nonce of an encrypted
-// passive reply. Render it with Envelope.Append in the request's format.
-func SealReply(key *wxcrypt.Key, appID, token string, plaintext []byte, now time.Time) (message.Envelope, error) {
-	enc, err := key.Encrypt(nil, plaintext, appID)
-	if err != nil {
-		return message.Envelope{}, err
-	}
-	var n [8]byte
-	if _, err := rand.Read(n[:]); err != nil {
-		return message.Envelope{}, err
-	}
-	nonce := strconv.FormatUint(binary.BigEndian.Uint64(n[:])%1e10, 10)
-	ts := now.Unix()
-	return message.Envelope{
-		Encrypt:      enc,
-		MsgSignature: wxcrypt.Signature(token, strconv.FormatInt(ts, 10), nonce, enc),
-		TimeStamp:    ts,
-		Nonce:        nonce,
-	}, nil
-}
+var errPanic = fmt.Errorf("%w: it panicked", ErrHandler)

@@ -125,15 +125,15 @@ func TestVectorsThroughHandler(t *testing.T) {
 }
 
 func TestURLVerification(t *testing.T) {
-	h, _ := newTestHandler(t, Config{}, nil)
+	h, _ := newTestHandler(t, Config{Now: func() time.Time { return time.Unix(1714036504, 0) }}, nil)
 	// The official example: Token AAAAA.
 	rec := serve(h, httptest.NewRequest(http.MethodGet, "/wechat?signature=f464b24fc39322e44b38aa78f5edd27bd1441696&echostr=4375120948345356249&timestamp=1714036504&nonce=1514711492", nil))
 	if rec.Code != 200 || rec.Body.String() != "4375120948345356249" {
 		t.Fatalf("status %d body %q", rec.Code, rec.Body)
 	}
 	// echostr comes back byte for byte, escapes decoded once.
-	sig := wxcrypt.Signature(testToken, "1", "2")
-	rec = serve(h, httptest.NewRequest(http.MethodGet, "/wechat?signature="+sig+"&timestamp=1&nonce=2&echostr=a%2Bb+c%22", nil))
+	sig := wxcrypt.Signature(testToken, "1714036500", "2")
+	rec = serve(h, httptest.NewRequest(http.MethodGet, "/wechat?signature="+sig+"&timestamp=1714036500&nonce=2&echostr=a%2Bb+c%22", nil))
 	if rec.Code != 200 || rec.Body.String() != `a+b c"` {
 		t.Fatalf("status %d body %q", rec.Code, rec.Body)
 	}
@@ -274,7 +274,13 @@ func TestBadInput(t *testing.T) {
 		}, 403},
 		{"encrypted refused in plain mode", Config{Mode: ModePlain}, func() *http.Request {
 			return wire{mode: ModeSafe, format: message.FormatXML, plaintext: xmlText}.request(t)
-		}, 400},
+		}, 403},
+		{"plaintext refused in auto mode with a key", Config{AESKeys: []string{testKey}}, func() *http.Request {
+			return wire{mode: ModePlain, format: message.FormatXML, plaintext: xmlText}.request(t)
+		}, 403},
+		{"encrypted push with no key configured", Config{AESKeys: []string{}}, func() *http.Request {
+			return wire{mode: ModeSafe, format: message.FormatXML, plaintext: xmlText}.request(t)
+		}, 403},
 		{"PUT", Config{}, func() *http.Request {
 			r := wire{mode: ModePlain, format: message.FormatXML, plaintext: xmlText}.request(t)
 			r.Method = http.MethodPut
@@ -290,7 +296,7 @@ func TestBadInput(t *testing.T) {
 			var calls atomic.Int32
 			r := NewRouter()
 			r.Fallback(func(context.Context, *Request) (message.Reply, error) { calls.Add(1); return nil, nil })
-			dedup := NewMemoryDeduper(time.Hour)
+			dedup := NewMemoryDeduper(time.Hour, 0)
 			cfg := c.cfg
 			cfg.Deduper = dedup
 			h, logs := newTestHandler(t, cfg, r)
@@ -652,12 +658,22 @@ func TestConfigErrors(t *testing.T) {
 	}
 }
 
-func TestReplayWindowOff(t *testing.T) {
-	h, _ := newTestHandler(t, Config{ReplayWindow: NoReplayCheck}, nil)
-	plaintext, _ := message.Encode(&message.Text{Header: hdr("text", "", 1), Content: "x", MsgID: "12"}, message.FormatXML)
-	rec := serve(h, wire{mode: ModePlain, format: message.FormatXML, plaintext: plaintext, timestamp: "1409735669"}.request(t))
-	if rec.Code != 200 {
-		t.Fatalf("status %d", rec.Code)
+func TestReplayWindowConfig(t *testing.T) {
+	for _, w := range []time.Duration{-1, MaxReplayWindow + 1} {
+		if _, err := NewHandler(Config{Token: testToken, ReplayWindow: w}, nil); err == nil {
+			t.Errorf("ReplayWindow %v accepted", w)
+		}
+	}
+	// A Deduper that forgets before a replay could still arrive.
+	if _, err := NewHandler(Config{Token: testToken, ReplayWindow: time.Minute, Deduper: NewMemoryDeduper(time.Minute, 0)}, nil); err == nil {
+		t.Error("a Deduper TTL under twice the replay window was accepted")
+	}
+	if _, err := NewHandler(Config{Token: testToken, ReplayWindow: time.Minute, Deduper: NewMemoryDeduper(2*time.Minute, 0)}, nil); err != nil {
+		t.Error(err)
+	}
+	h, _ := newTestHandler(t, Config{}, nil)
+	if h.cfg.ReplayWindow != DefaultReplayWindow {
+		t.Errorf("zero ReplayWindow resolved to %v", h.cfg.ReplayWindow)
 	}
 }
 
@@ -671,7 +687,7 @@ func TestDeadlineHonouredSettlesKey(t *testing.T) {
 		<-ctx.Done()
 		return nil, ctx.Err()
 	})
-	dedup := NewMemoryDeduper(time.Hour)
+	dedup := NewMemoryDeduper(time.Hour, 0)
 	h, _ := newTestHandler(t, Config{HandlerTimeout: 30 * time.Millisecond, Deduper: dedup}, r)
 	for i := 0; i < 20; i++ {
 		plaintext, _ := message.Encode(&message.Text{Header: hdr("text", "", 1714112401), Content: "x", MsgID: message.MsgID(strconv.Itoa(500 + i))}, message.FormatXML)

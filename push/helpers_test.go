@@ -6,6 +6,8 @@ import (
 	"crypto/cipher"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"net/http"
@@ -61,7 +63,11 @@ func (w wire) request(t testing.TB) *http.Request {
 		w.timestamp = strconv.FormatInt(testNow.Unix(), 10)
 	}
 	if w.nonce == "" {
-		w.nonce = "415670741"
+		// One nonce per distinct push, as WeChat signs each one anew; the
+		// same push sent twice reuses it, as a replay or retransmission.
+		h := fnv.New32a()
+		fmt.Fprintf(h, "%d|%d|%s", w.mode, w.format, w.plaintext)
+		w.nonce = strconv.FormatUint(uint64(h.Sum32()), 10)
 	}
 	q := url.Values{}
 	q.Set("signature", wxcrypt.Signature(w.token, w.timestamp, w.nonce))
@@ -136,7 +142,11 @@ func newTestHandler(t testing.TB, cfg Config, r *Router) (*Handler, *logBuffer) 
 		cfg.Token = testToken
 	}
 	if cfg.AESKeys == nil && cfg.Mode != ModePlain {
+		// The default test key comes with plaintext allowed in auto mode,
+		// so that one handler takes every mode; tests of the refusal pass
+		// their AESKeys themselves.
 		cfg.AESKeys = []string{testKey}
+		cfg.AllowPlaintext = cfg.Mode == ModeAuto
 	}
 	if cfg.Now == nil {
 		cfg.Now = func() time.Time { return testNow }

@@ -6,8 +6,10 @@ import (
 	"reflect"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/wxgate/wxgate/message"
+	"github.com/wxgate/wxgate/wxcrypt"
 )
 
 // Request is one verified, decrypted and decoded push, as handlers see it.
@@ -23,9 +25,23 @@ type Request struct {
 	// OpenID is the openid URL parameter, when WeChat sent one; the user is
 	// always Push.Head().FromUserName.
 	OpenID string
-	// Plaintext is the push as it arrived, decrypted. It is valid only
-	// during the handler call; copy it to keep it.
+	// Plaintext is the push as it arrived, decrypted. Within a Handler it
+	// is valid only during the handler call; copy it to keep it.
 	Plaintext []byte
+	// Timestamp and Nonce are the URL's timestamp (Unix seconds) and nonce.
+	Timestamp int64
+	Nonce     string
+	// NonceKey identifies the (timestamp, nonce) pair, BodyDigest (the hex
+	// SHA-256 of Plaintext) the message it signed, and NonceExpires when the pair leaves the replay window:
+	// what a NonceStore is given. Callers that set ExternalNonceCheck
+	// enforce the one-use rule with them.
+	NonceKey     string
+	BodyDigest   string
+	NonceExpires time.Time
+
+	// key is the EncodingAESKey that opened an encrypted push; the reply
+	// is sealed with it.
+	key *wxcrypt.Key
 }
 
 // HandlerFunc handles one push and returns the passive reply, or nil for
