@@ -3,10 +3,10 @@ package push
 import (
 	"bytes"
 	"hash/fnv"
-	"strconv"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"testing"
 
 	"github.com/wxgate/wxgate/message"
