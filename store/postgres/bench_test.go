@@ -1,0 +1,23 @@
+package postgres_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/wxgate/wxgate/store"
+	"github.com/wxgate/wxgate/store/postgres"
+	"github.com/wxgate/wxgate/store/storetest"
+)
+
+// BenchmarkAppend: distinct pushes, committed durably (with the server's
+// synchronous_commit, on here).
+func BenchmarkAppend(b *testing.B) {
+	url := testURL(b)
+	var stats storetest.BatchStats
+	s, err := postgres.Open(context.Background(), postgres.Options{URL: url, Schema: newSchema(b, url), Options: store.Options{OnBatch: stats.OnBatch}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchAppend(b, s, &stats)
+}
