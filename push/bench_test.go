@@ -66,7 +66,7 @@ func benchHandler(b *testing.B, logger *slog.Logger, reply bool) *Handler {
 	r := NewRouter()
 	if reply {
 		On(r, func(context.Context, *message.Text) (message.Reply, error) {
-			return message.TransferCustomerService(""), nil
+			return message.TransferCustomerService(), nil
 		})
 	}
 	h, err := NewHandler(Config{

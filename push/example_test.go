@@ -23,7 +23,7 @@ func ExampleNewHandler() {
 	router := push.NewRouter()
 	push.On(router, func(ctx context.Context, m *message.Text) (message.Reply, error) {
 		log.Printf("%s says %q", m.FromUserName, m.Content)
-		return message.TransferCustomerService(""), nil
+		return message.TransferCustomerService(), nil
 	})
 	push.On(router, func(ctx context.Context, e *message.UserEnterTempSession) (message.Reply, error) {
 		log.Printf("%s opened the chat from %q", e.FromUserName, e.SessionFrom)

@@ -290,12 +290,12 @@ func readBody(body io.Reader, buf []byte, max int64) ([]byte, error) {
 // goroutine; if its deadline passes first, a watchdog answers in its place
 // through out, and the handler's eventual result only settles the key.
 func (h *Handler) handle(parent context.Context, req *Request, out *responder, res *result) []byte {
-	timeout := min(h.cfg.HandlerTimeout, replyDeadline(req.Push)-replyMargin)
+	timeout := min(h.cfg.HandlerTimeout, message.ReplyDeadline(req.Push)-replyMargin)
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	// Pushes whose sender retries until an explicit acknowledgement (xpay)
 	// are settled only by that acknowledgement.
-	needsAck := !acknowledges(req.Push, message.Success)
+	needsAck := !message.Acknowledges(req.Push, message.Success)
 
 	key := req.Push.DedupKey()
 	if key != "" {
@@ -348,7 +348,7 @@ func (h *Handler) handle(parent context.Context, req *Request, out *responder, r
 		}
 	})
 	reply, answer, err := h.dispatch(ctx, req)
-	acked := err == nil && acknowledges(req.Push, reply)
+	acked := err == nil && message.Acknowledges(req.Push, reply)
 	if !watchdog.Stop() {
 		// The deadline passed and the watchdog answered. A retry gets what
 		// WeChat was told, or, for a push needing an acknowledgement, the

@@ -339,7 +339,7 @@ func TestReplayedRequestIsADuplicate(t *testing.T) {
 	r := NewRouter()
 	On(r, func(_ context.Context, m *message.Text) (message.Reply, error) {
 		calls.Add(1)
-		return message.TransferCustomerService("kf@test"), nil
+		return message.TransferCustomerService(), nil
 	})
 	h, logs := newTestHandler(t, Config{}, r)
 	text := &message.Text{Header: hdr("text", "", 1714112401), Content: "hi", MsgID: "77"}
@@ -394,7 +394,7 @@ func TestPassiveReplies(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%s", f, m), func(t *testing.T) {
 				r := NewRouter()
 				On(r, func(context.Context, *message.Text) (message.Reply, error) {
-					return message.TransferCustomerService("kf2001@gh_97417a04a28d"), nil
+					return message.TransferCustomerService(), nil
 				})
 				r.HandleEvent("xpay_*", func(context.Context, *Request) (message.Reply, error) { return message.XPayOK, nil })
 				h, _ := newTestHandler(t, Config{}, r)
@@ -420,7 +420,7 @@ func TestPassiveReplies(t *testing.T) {
 					}
 					want, _ := (func() ([]byte, error) {
 						if _, ok := p.(*message.Text); ok {
-							return message.TransferCustomerService("kf2001@gh_97417a04a28d").AppendReply(nil, p.Head(), f, testNow.Unix())
+							return message.TransferCustomerService().AppendReply(nil, p.Head(), f, testNow.Unix())
 						}
 						return message.XPayOK.AppendReply(nil, p.Head(), f, testNow.Unix())
 					})()
@@ -438,7 +438,7 @@ func TestKeyRotation(t *testing.T) {
 	r := NewRouter()
 	r.Fallback(func(context.Context, *Request) (message.Reply, error) {
 		calls.Add(1)
-		return message.TransferCustomerService(""), nil
+		return message.TransferCustomerService(), nil
 	})
 	h, logs := newTestHandler(t, Config{AESKeys: []string{testKey2, testKey}}, r)
 	text := &message.Text{Header: hdr("text", "", 1714112401), Content: "old key", MsgID: "5"}
@@ -461,7 +461,7 @@ func TestDedupConcurrentRetryWaitsForFirst(t *testing.T) {
 	r.Fallback(func(ctx context.Context, _ *Request) (message.Reply, error) {
 		calls.Add(1)
 		<-release
-		return message.TransferCustomerService(""), nil
+		return message.TransferCustomerService(), nil
 	})
 	h, _ := newTestHandler(t, Config{}, r)
 	plaintext, _ := message.Encode(&message.Text{Header: hdr("text", "", 1714112401), Content: "x", MsgID: "9"}, message.FormatXML)
@@ -531,7 +531,7 @@ func TestHandlerDeadline(t *testing.T) {
 			sawDeadline.Store(true)
 		}
 		time.Sleep(300 * time.Millisecond) // ignores ctx on purpose
-		return message.TransferCustomerService(""), nil
+		return message.TransferCustomerService(), nil
 	})
 	h, logs := newTestHandler(t, Config{HandlerTimeout: 50 * time.Millisecond}, r)
 	plaintext, _ := message.Encode(&message.Text{Header: hdr("text", "", 1714112401), Content: "x", MsgID: "11"}, message.FormatXML)
