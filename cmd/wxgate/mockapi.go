@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -53,8 +51,10 @@ back what happened (see "go doc github.com/wxgate/wxgate/wechatsim"):
 
 The AppSecret is a fake that only this mock accepts; it is printed at start.
 Access tokens and secrets are never logged. Every flag can also be set with
-an environment variable: WXGATE_ and the flag's name in capitals, dashes as
-underscores (--appid is WXGATE_APPID).`,
+an environment variable: WXGATE_MOCKAPI_ and the flag's name in capitals,
+dashes as underscores (--addr is WXGATE_MOCKAPI_ADDR). mockapi reads no
+other variable, so the WXGATE_ADDR or WXGATE_APPID of wxgate serve do not
+reach it.`,
 		Example: `  # Start the mock and point your server's API base URL at it:
   wxgate mockapi --addr 127.0.0.1:9400
 
@@ -86,21 +86,23 @@ underscores (--appid is WXGATE_APPID).`,
 	f.IntVar(&o.quota, "token-quota", wechatsim.DefaultDailyTokenQuota, "daily /cgi-bin/token quota (45009 beyond it)")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	markSecret(f, "secret")
+	declareEnv(cmd, mockAPIEnvPrefix)
 	return cmd
 }
 
 func runMockAPI(ctx context.Context, stdout, stderr io.Writer, o *mockAPIOptions) error {
 	switch {
 	case o.appID == "":
-		return errors.New("--appid must not be empty")
+		return badFlag(mockAPIEnvPrefix, "appid", "must not be empty")
 	case o.secret == "":
-		return errors.New("--secret must not be empty")
+		return badFlag(mockAPIEnvPrefix, "secret", "must not be empty")
 	case o.users < 0:
-		return errors.New("--users must not be negative")
+		return badFlag(mockAPIEnvPrefix, "users", "must not be negative")
 	case o.quota <= 0:
-		return errors.New("--token-quota must be positive")
+		return badFlag(mockAPIEnvPrefix, "token-quota", "must be positive")
 	}
-	logger, err := newLogger(stderr, o.logFormat, o.logLevel)
+	logger, err := newLogger(stderr, mockAPIEnvPrefix, o.logFormat, o.logLevel)
 	if err != nil {
 		return err
 	}
@@ -118,12 +120,12 @@ func runMockAPI(ctx context.Context, stdout, stderr io.Writer, o *mockAPIOptions
 		openids = append(openids, u.OpenID)
 	}
 
-	ln, err := net.Listen("tcp", o.addr)
+	ln, err := listenFlag(mockAPIEnvPrefix, "addr", o.addr)
 	if err != nil {
 		return err
 	}
 	base := "http://" + ln.Addr().String()
-	return serveUntilSignal(ctx, logger, ln, logRequests(logger, api), func() {
+	return serveUntilSignal(ctx, logger, ln, logRequests(logger, api), nil, func() {
 		fmt.Fprintf(stdout, "wxgate mockapi: mock WeChat Open API at %s\n", base)
 		fmt.Fprintf(stdout, "  base URL     %s   (use it instead of https://api.weixin.qq.com)\n", base)
 		fmt.Fprintf(stdout, "  AppID        %s\n", app.AppID)

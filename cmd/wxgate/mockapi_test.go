@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -38,9 +39,15 @@ func (b *syncBuffer) String() string {
 // its base URL, its stdout, its stderr and a stop function.
 func startMockAPI(t *testing.T, args ...string) (base string, stdout, stderr *syncBuffer, stop func() error) {
 	t.Helper()
+	return startMockAPIArgs(t, append([]string{"--addr", "127.0.0.1:0"}, args...)...)
+}
+
+// startMockAPIArgs is startMockAPI without the --addr flag.
+func startMockAPIArgs(t *testing.T, args ...string) (base string, stdout, stderr *syncBuffer, stop func() error) {
+	t.Helper()
 	stdout, stderr = &syncBuffer{}, &syncBuffer{}
 	cmd := newMockAPICmd()
-	cmd.SetArgs(append([]string{"--addr", "127.0.0.1:0"}, args...))
+	cmd.SetArgs(args)
 	cmd.SetOut(stdout)
 	cmd.SetErr(stderr)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -205,7 +212,7 @@ func TestMockAPICommandFlagErrors(t *testing.T) {
 }
 
 func TestMockAPICommandEnv(t *testing.T) {
-	t.Setenv("WXGATE_SECRET", "from-env-secret")
+	t.Setenv("WXGATE_MOCKAPI_SECRET", "from-env-secret")
 	base, stdout, _, stop := startMockAPI(t)
 	defer stop()
 	if strings.Contains(stdout.String(), "from-env-secret") {
@@ -214,7 +221,28 @@ func TestMockAPICommandEnv(t *testing.T) {
 	// The environment's secret is the one the mock accepts.
 	q := url.Values{"grant_type": {"client_credential"}, "appid": {wechatsim.DefaultAppID}, "secret": {"from-env-secret"}}
 	if tok, _ := getJSON(t, base+"/cgi-bin/token?"+q.Encode())["access_token"].(string); tok == "" {
-		t.Fatal("env not applied: the mock refused the secret from WXGATE_SECRET")
+		t.Fatal("env not applied: the mock refused the secret from WXGATE_MOCKAPI_SECRET")
+	}
+}
+
+// TestMockAPIReadsOnlyItsVariables: serve's WXGATE_ADDR and WXGATE_APPID
+// do not reach mockapi, which has WXGATE_MOCKAPI_ADDR and friends.
+func TestMockAPIReadsOnlyItsVariables(t *testing.T) {
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	t.Setenv("WXGATE_ADDR", busy.Addr().String()) // serve's port
+	t.Setenv("WXGATE_APPID", "wx00000000000000aa")
+	t.Setenv("WXGATE_MOCKAPI_ADDR", "127.0.0.1:0")
+	base, stdout, _, stop := startMockAPIArgs(t)
+	defer stop()
+	if strings.Contains(base, busy.Addr().String()) || strings.Contains(stdout.String(), "wx00000000000000aa") {
+		t.Fatalf("mockapi read serve's variables:\n%s", stdout.String())
+	}
+	if !strings.Contains(stdout.String(), wechatsim.DefaultAppID) {
+		t.Fatalf("banner:\n%s", stdout.String())
 	}
 }
 

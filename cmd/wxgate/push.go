@@ -33,6 +33,7 @@ const defaultPushURL = "http://127.0.0.1:8080/wechat"
 type targetOptions struct {
 	url, token, appID, aesKey, stateDir string
 	timeout                             time.Duration
+	envPrefix                           string // the command's own variables (pushEnvPrefix, verifyEnvPrefix)
 }
 
 func (o *targetOptions) addFlags(f *pflag.FlagSet, withKeys bool) {
@@ -56,7 +57,7 @@ func (o *targetOptions) resolve(w io.Writer) error {
 	}
 	o.aesKey = strings.TrimSpace(o.aesKey)
 	if o.timeout <= 0 {
-		return errors.New("--timeout must be positive")
+		return badFlag(o.envPrefix, "timeout", "must be positive")
 	}
 	if o.token != "" {
 		return nil
@@ -148,9 +149,11 @@ throughput.
 
 With no --token, the credentials come from .wxgate/credentials.json, which
 ` + "`wxgate serve`" + ` creates when it runs without --token: the two work together with
-no setup. Every flag can also be set with an environment variable: WXGATE_
-and the flag's name in capitals, dashes as underscores (WXGATE_TOKEN,
-WXGATE_AES_KEY, WXGATE_APPID).`
+no setup. The server's credentials can also come from the environment
+variables wxgate serve reads: WXGATE_TOKEN, WXGATE_AES_KEY (the first of a
+comma-separated list), WXGATE_APPID and WXGATE_STATE_DIR. Every other flag
+reads WXGATE_PUSH_ and its name in capitals, dashes as underscores
+(--url is WXGATE_PUSH_URL).`
 
 const pushExample = `  # Against a local 'wxgate serve' (development credentials, safe mode, XML):
   wxgate push text "hello"
@@ -171,7 +174,7 @@ const pushExample = `  # Against a local 'wxgate serve' (development credentials
   wxgate push text --count 1000 --concurrency 50 --timeout 100ms --deliveries 1`
 
 func newPushCmd() *cobra.Command {
-	o := &pushOptions{}
+	o := &pushOptions{targetOptions: targetOptions{envPrefix: pushEnvPrefix}}
 	cmd := &cobra.Command{
 		Use:     "push [text|image|card|enter|event NAME] [flags]",
 		Short:   "Push a message or event to a server as WeChat does, and judge the answer",
@@ -272,6 +275,8 @@ func newPushCmd() *cobra.Command {
 		},
 	}
 	cmd.AddCommand(text, image, card, enter, event)
+	markSecret(pf, "token", "aes-key")
+	declareEnv(cmd, pushEnvPrefix, sharedEnvFlags...)
 	return cmd
 }
 
@@ -310,13 +315,13 @@ func runPush(cmd *cobra.Command, o *pushOptions, kind string, pre map[string]str
 	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	switch {
 	case o.count < 1:
-		return errors.New("--count must be at least 1")
+		return badFlag(pushEnvPrefix, "count", "must be at least 1")
 	case o.concurrency < 1:
-		return errors.New("--concurrency must be at least 1")
+		return badFlag(pushEnvPrefix, "concurrency", "must be at least 1")
 	case o.deliveries < 1:
-		return errors.New("--deliveries must be at least 1")
+		return badFlag(pushEnvPrefix, "deliveries", "must be at least 1")
 	case o.retryDelay < 0:
-		return errors.New("--retry-delay must not be negative")
+		return badFlag(pushEnvPrefix, "retry-delay", "must not be negative")
 	}
 	fields := map[string]string{}
 	for k, v := range pre {
@@ -341,7 +346,7 @@ func runPush(cmd *cobra.Command, o *pushOptions, kind string, pre map[string]str
 	}
 	mode, err := wechatsim.ParseMode(o.mode)
 	if err != nil {
-		return err
+		return badFlag(pushEnvPrefix, "mode", "%q is not plain, compat or safe", o.mode)
 	}
 	format, err := pickFormat(o.format, raw)
 	if err != nil {
@@ -448,7 +453,7 @@ func pickFormat(flag string, raw []byte) (message.Format, error) {
 	case "json":
 		f = message.FormatJSON
 	default:
-		return 0, fmt.Errorf("--format %q: want xml or json", flag)
+		return 0, badFlag(pushEnvPrefix, "format", "%q is not xml or json", flag)
 	}
 	if raw == nil {
 		if f == 0 {

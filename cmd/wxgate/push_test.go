@@ -48,11 +48,12 @@ func devServer(t *testing.T) (url, stateDir string, creds devCredentials) {
 	}
 	r := push.NewRouter()
 	push.On(r, func(context.Context, *message.Text) (message.Reply, error) {
-		return message.TransferCustomerService(""), nil
+		return message.TransferCustomerService(), nil
 	})
 	r.HandleEvent("xpay_*", func(context.Context, *push.Request) (message.Reply, error) { return message.XPayOK, nil })
+	// Plaintext is allowed so that every mode can be pushed.
 	h, err := push.NewHandler(push.Config{AppID: creds.AppID, Token: creds.Token, AESKeys: []string{creds.AESKey},
-		Logger: slog.New(slog.DiscardHandler)}, r)
+		AllowPlaintext: true, Logger: slog.New(slog.DiscardHandler)}, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +168,8 @@ func TestPushDiagnoses(t *testing.T) {
 		}), []string{"text", "hi", "--mode", "safe"}, []string{"FAILED (plaintext_reply)", "not encrypted"}},
 		{"wrong format", brokenServer(t, func(w http.ResponseWriter, r *http.Request) {
 			io.WriteString(w, `{"ErrCode":0,"ErrMsg":"success"}`)
-		}), []string{"event", "xpay_coin_pay_notify", "--mode", "plain"}, []string{"FAILED (wrong_format)", "JSON to a push in XML"}},
+		}), []string{"event", "xpay_coin_pay_notify", "--mode", "plain", "--deliveries", "1"}, // xpay redeliveries wait 15 s
+			[]string{"FAILED (wrong_format)", "JSON to a push in XML"}},
 		{"success with newline", brokenServer(t, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "success\n") }),
 			[]string{"enter"}, []string{"FAILED (malformed_reply)", "no newline"}},
 		{"count with failures", brokenServer(t, func(w http.ResponseWriter, r *http.Request) { http.Error(w, "no", 503) }),
@@ -226,9 +228,9 @@ func TestPushUsageErrors(t *testing.T) {
 		{[]string{"--url", url, "--state-dir", stateDir}, "say what to push"},
 		{[]string{"text", "--url", url, "--state-dir", empty}, "wxgate serve"},
 		{[]string{"text", "--url", url, "--state-dir", stateDir, "--field", "novalue"}, "NAME=VALUE"},
-		{[]string{"text", "--url", url, "--state-dir", stateDir, "--mode", "secure"}, "unknown mode"},
-		{[]string{"text", "--url", url, "--state-dir", stateDir, "--format", "yaml"}, "xml or json"},
-		{[]string{"text", "--url", url, "--state-dir", stateDir, "--count", "0"}, "--count"},
+		{[]string{"text", "--url", url, "--state-dir", stateDir, "--mode", "secure"}, `--mode / WXGATE_PUSH_MODE: "secure" is not plain, compat or safe`},
+		{[]string{"text", "--url", url, "--state-dir", stateDir, "--format", "yaml"}, `--format / WXGATE_PUSH_FORMAT: "yaml" is not xml or json`},
+		{[]string{"text", "--url", url, "--state-dir", stateDir, "--count", "0"}, "--count / WXGATE_PUSH_COUNT: must be at least 1"},
 		{[]string{"text", "--url", "ftp://x", "--state-dir", stateDir}, "not an http"},
 		{[]string{"event", "bad name", "--url", url, "--state-dir", stateDir}, "not a msgtype or event name"},
 		{[]string{"--body", "-", "--format", "xml", "--url", url, "--state-dir", stateDir}, "holds json"},
