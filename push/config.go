@@ -90,8 +90,9 @@ type Config struct {
 	Now func() time.Time
 }
 
-// errConfig marks configuration errors.
-var errConfig = errors.New("push: invalid config")
+// ErrConfig is wrapped by every configuration error of NewHandler and
+// NewOpener.
+var ErrConfig = errors.New("push: invalid config")
 
 // resolved is a Config with defaults applied and keys parsed.
 type resolved struct {
@@ -105,42 +106,42 @@ type ttlReporter interface{ TTL() time.Duration }
 func (c Config) resolve() (*resolved, error) {
 	r := &resolved{Config: c}
 	if !wxcrypt.ValidToken(c.Token) {
-		return nil, fmt.Errorf("%w: Token must be 3 to 32 letters and digits (got %d characters)", errConfig, len(c.Token))
+		return nil, fmt.Errorf("%w: Token must be 3 to 32 letters and digits (got %d characters)", ErrConfig, len(c.Token))
 	}
 	if c.Mode > ModeSafe {
-		return nil, fmt.Errorf("%w: unknown mode %d", errConfig, c.Mode)
+		return nil, fmt.Errorf("%w: unknown mode %d", ErrConfig, c.Mode)
 	}
 	var keys []*wxcrypt.Key
 	for i, s := range c.AESKeys {
 		k, err := wxcrypt.ParseKey(strings.TrimSpace(s))
 		if err != nil {
-			return nil, fmt.Errorf("%w: EncodingAESKey %d: %w", errConfig, i+1, err)
+			return nil, fmt.Errorf("%w: EncodingAESKey %d: %w", ErrConfig, i+1, err)
 		}
 		keys = append(keys, k)
 	}
 	switch {
 	case (c.Mode == ModeCompat || c.Mode == ModeSafe) && len(keys) == 0:
-		return nil, fmt.Errorf("%w: mode %s needs an EncodingAESKey", errConfig, c.Mode)
+		return nil, fmt.Errorf("%w: mode %s needs an EncodingAESKey", ErrConfig, c.Mode)
 	case len(keys) > 0 && c.AppID == "":
-		return nil, fmt.Errorf("%w: an AppID is needed to check encrypted pushes", errConfig)
+		return nil, fmt.Errorf("%w: an AppID is needed to check encrypted pushes", ErrConfig)
 	case c.Mode == ModePlain && len(keys) > 0:
-		return nil, fmt.Errorf("%w: mode plain takes no EncodingAESKey (use auto with AllowPlaintext to accept both)", errConfig)
+		return nil, fmt.Errorf("%w: mode plain takes no EncodingAESKey (use auto with AllowPlaintext to accept both)", ErrConfig)
 	case c.AllowPlaintext && (c.Mode == ModeCompat || c.Mode == ModeSafe):
-		return nil, fmt.Errorf("%w: AllowPlaintext has no effect in mode %s, which refuses plaintext (use auto)", errConfig, c.Mode)
+		return nil, fmt.Errorf("%w: AllowPlaintext has no effect in mode %s, which refuses plaintext (use auto)", ErrConfig, c.Mode)
 	}
 	if len(keys) > 0 {
 		var err error
 		if r.cipher, err = wxcrypt.NewCipher(c.AppID, keys...); err != nil {
-			return nil, fmt.Errorf("%w: %w", errConfig, err)
+			return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 		}
 	}
 	switch {
 	case r.ReplayWindow == 0:
 		r.ReplayWindow = DefaultReplayWindow
 	case r.ReplayWindow < 0:
-		return nil, fmt.Errorf("%w: ReplayWindow %v is negative", errConfig, r.ReplayWindow)
+		return nil, fmt.Errorf("%w: ReplayWindow %v is negative", ErrConfig, r.ReplayWindow)
 	case r.ReplayWindow > MaxReplayWindow:
-		return nil, fmt.Errorf("%w: ReplayWindow %v exceeds %v", errConfig, r.ReplayWindow, MaxReplayWindow)
+		return nil, fmt.Errorf("%w: ReplayWindow %v exceeds %v", ErrConfig, r.ReplayWindow, MaxReplayWindow)
 	}
 	if r.MaxBody <= 0 {
 		r.MaxBody = DefaultMaxBody
@@ -149,7 +150,7 @@ func (c Config) resolve() (*resolved, error) {
 		r.HandlerTimeout = DefaultHandlerTimeout
 	}
 	if r.HandlerTimeout > MaxHandlerTimeout {
-		return nil, fmt.Errorf("%w: HandlerTimeout %v exceeds %v: WeChat gives up after 5 s", errConfig, r.HandlerTimeout, MaxHandlerTimeout)
+		return nil, fmt.Errorf("%w: HandlerTimeout %v exceeds %v: WeChat gives up after 5 s", ErrConfig, r.HandlerTimeout, MaxHandlerTimeout)
 	}
 	if r.Now == nil {
 		r.Now = time.Now
@@ -164,7 +165,7 @@ func (c Config) resolve() (*resolved, error) {
 		d.now = r.Now
 		r.Deduper = d
 	} else if d, ok := r.Deduper.(ttlReporter); ok && d.TTL() < 2*r.ReplayWindow {
-		return nil, fmt.Errorf("%w: the Deduper forgets after %v, less than twice the replay window (%v)", errConfig, d.TTL(), r.ReplayWindow)
+		return nil, fmt.Errorf("%w: the Deduper forgets after %v, less than twice the replay window (%v)", ErrConfig, d.TTL(), r.ReplayWindow)
 	}
 	if r.Nonces == nil {
 		n := NewMemoryNonceStore()
