@@ -96,11 +96,11 @@ type flight struct {
 	err  error
 }
 
-// NewTokenCache returns a cache in front of src. It uses the options
-// WithClock, WithRefreshAhead, WithSharedStore, WithStorePoll and
-// WithFetchTimeout.
-func NewTokenCache(src TokenSource, opts ...Option) *TokenCache {
-	return newTokenCache(src, newConfig(opts))
+// NewTokenCache returns a cache in front of src, configured by
+// CacheOptions: WithClock, WithRefreshAhead, WithSharedStore, WithStorePoll
+// and WithFetchTimeout.
+func NewTokenCache(src TokenSource, opts ...CacheOption) *TokenCache {
+	return newTokenCache(src, newCacheConfig(opts))
 }
 
 func newTokenCache(src TokenSource, c *config) *TokenCache {

@@ -35,10 +35,14 @@ type Client struct {
 
 // New returns a client for the app. By default it fetches tokens with
 // stable_token from DefaultBaseURL and caches them in memory; see the
-// With... options. appID and secret may be empty only when WithTokenSource
-// or WithTokenCache provides the tokens.
+// With... options, all of which New accepts. appID and secret may be empty
+// only when WithTokenSource or WithTokenCache provides the tokens. Options
+// that would cancel each other (see WithTokenCache) give ErrConfig.
 func New(appID, secret string, opts ...Option) (*Client, error) {
-	cfg := newConfig(opts)
+	cfg := newClientConfig(opts)
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
 	t, err := newTransport(cfg)
 	if err != nil {
 		return nil, err

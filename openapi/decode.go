@@ -83,7 +83,8 @@ func decodeAnswer(op string, tokenEndpoint bool, status int, contentType string,
 		if code < -1<<31 || code > 1<<31-1 {
 			return badResponse(op, "errcode out of range")
 		}
-		return &Error{Code: int(code), Msg: cleanMsg(msg, secrets...), Op: op, TokenEndpoint: tokenEndpoint}
+		msg, rid := splitRID(cleanMsg(msg, secrets...))
+		return &Error{Code: int(code), Msg: msg, RID: rid, Op: op, TokenEndpoint: tokenEndpoint}
 	}
 	if !ok {
 		return badResponse(op, "HTTP %d (%s)", status, describeType(contentType))

@@ -225,6 +225,18 @@ func TestRedactURL(t *testing.T) {
 			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
 		}
 	}
+	// Secrets known by value are removed wherever they are, however often
+	// they were percent-encoded.
+	const sec = "S3/cr+t"
+	for in, want := range map[string]string{
+		"http://h/v/S3%2Fcr+t/x?a=1": "http://h/v/REDACTED/x?a=1",
+		"http://h/login?next=" + url.QueryEscape("http://a/x?access_token="+sec): "http://h/login?next=http%3A%2F%2Fa%2Fx%3Faccess_token%3DREDACTED",
+		"http://h/login?next=" + url.QueryEscape(url.QueryEscape("?t="+sec)):     "http://h/REDACTED",
+	} {
+		if got := redactURL(in, sec); got != want {
+			t.Errorf("redactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
 }
 
 func TestGetTempMediaTellsBytesFromErrors(t *testing.T) {
@@ -299,5 +311,34 @@ func TestErrorIsMapping(t *testing.T) {
 	}
 	if got := cleanMsg("a\x00b\nc"+strings.Repeat("é", 400), "b"); strings.ContainsAny(got, "\x00\n") || strings.Contains(got, "b") || len(got) > maxMsgLen+3 {
 		t.Errorf("cleanMsg = %q", got)
+	}
+}
+
+func TestErrorRequestIDIsSplitOff(t *testing.T) {
+	for _, tc := range []struct{ errmsg, msg, rid string }{
+		{"invalid credential, access_token is invalid or not latest rid: 6560a1b2-3c4d5e6f-1a2b3c4d",
+			"invalid credential, access_token is invalid or not latest", "6560a1b2-3c4d5e6f-1a2b3c4d"},
+		{"invalid appsecret, rid: 61783524-6e9fd6bc-59d4a1b8", "invalid appsecret", "61783524-6e9fd6bc-59d4a1b8"},
+		{"invalid ip 1.2.3.4 ipv6 ::ffff:1.2.3.4, not in whitelist rid: 60196b9b-4c5ba79c-066b49c8",
+			"invalid ip 1.2.3.4 ipv6 ::ffff:1.2.3.4, not in whitelist", "60196b9b-4c5ba79c-066b49c8"},
+		{"rid: abc", "", "abc"},
+		{"system error", "system error", ""},
+		{"invalid media_id hint: [aMOoRa04274693!]", "invalid media_id hint: [aMOoRa04274693!]", ""},
+		{"grid: abc", "grid: abc", ""},
+		{"x rid: not an id!", "x rid: not an id!", ""},
+		{"x rid: " + strings.Repeat("a", 65), "x rid: " + strings.Repeat("a", 65), ""},
+	} {
+		srv := fakeWeChat(t, func(w http.ResponseWriter, r *http.Request) {
+			fmt.Fprintf(w, `{"errcode":45015,"errmsg":%q}`, tc.errmsg)
+		})
+		err := fakeClient(t, srv).SendText(context.Background(), "o", "x")
+		var ae *Error
+		if !errors.As(err, &ae) || ae.Msg != tc.msg || ae.RID != tc.rid {
+			t.Errorf("%q: got %#v, want Msg %q RID %q", tc.errmsg, ae, tc.msg, tc.rid)
+		}
+	}
+	e := &Error{Code: 45015, Msg: "response out of time limit or subscription is canceled", RID: "6560a1b2-3c4d5e6f-1a2b3c4d", Op: "cgi-bin/message/custom/send"}
+	if got, want := e.Error(), "openapi: cgi-bin/message/custom/send: errcode 45015: response out of time limit or subscription is canceled (rid: 6560a1b2-3c4d5e6f-1a2b3c4d)"; got != want {
+		t.Errorf("Error() = %q, want %q", got, want)
 	}
 }

@@ -11,10 +11,14 @@
 // SharedStore; package openapi/redistoken provides one on Redis.
 //
 // Errors from WeChat are *Error values that match sentinels such as
-// ErrWindowExpired (45015) or ErrQuota (45009) with errors.Is. No error,
-// String method or panic of this package shows an access_token or an
-// AppSecret.
+// ErrWindowExpired (45015) or ErrQuota (45009) with errors.Is; the request
+// id WeChat appends to errmsg is in Error.RID. No error, String method or
+// panic of this package shows an access_token or an AppSecret, even with a
+// caller's *http.Client that follows redirects.
 //
-// Point a Client at the wechatsim emulator, or any other endpoint, with
-// WithBaseURL; use WithClock to share the emulator's fake clock.
+// Options are typed by the constructors that take them (Option for New,
+// SourceOption also for the token sources, CacheOption also for
+// NewTokenCache, ClockOption for all), so a misplaced option does not
+// compile. Point a Client at the wechatsim emulator, or any other endpoint,
+// with WithBaseURL; use WithClock to share the emulator's fake clock.
 package openapi

@@ -63,8 +63,12 @@ var (
 type Error struct {
 	// Code is the errcode.
 	Code int
-	// Msg is WeChat's errmsg, trimmed to a sane length.
+	// Msg is WeChat's errmsg, trimmed to a sane length, without the request
+	// id WeChat appends to it.
 	Msg string
+	// RID is the request id WeChat appends to errmsg (" rid: 6560a1b2-
+	// 3c4d5e6f-1a2b3c4d"), which WeChat support asks for; "" when absent.
+	RID string
 	// Op is the API path that answered, e.g. "cgi-bin/message/custom/send".
 	Op string
 	// TokenEndpoint is true when the answer came from cgi-bin/token or
@@ -72,7 +76,7 @@ type Error struct {
 	TokenEndpoint bool
 }
 
-// Error returns "openapi: OP: errcode CODE: MSG".
+// Error returns "openapi: OP: errcode CODE: MSG (rid: RID)".
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString("openapi: ")
@@ -86,7 +90,35 @@ func (e *Error) Error() string {
 		b.WriteString(": ")
 		b.WriteString(e.Msg)
 	}
+	if e.RID != "" {
+		b.WriteString(" (rid: ")
+		b.WriteString(e.RID)
+		b.WriteString(")")
+	}
 	return b.String()
+}
+
+// maxRIDLen bounds a request id taken out of errmsg.
+const maxRIDLen = 64
+
+// splitRID takes the request id off the end of an errmsg: "MSG rid: ID"
+// (or "MSG, rid: ID") gives "MSG" and "ID". An errmsg without one is
+// returned as is.
+func splitRID(msg string) (string, string) {
+	i := strings.LastIndex(msg, "rid:")
+	if i < 0 || (i > 0 && msg[i-1] != ' ' && msg[i-1] != ',') {
+		return msg, ""
+	}
+	id := strings.TrimSpace(msg[i+len("rid:"):])
+	if id == "" || len(id) > maxRIDLen {
+		return msg, ""
+	}
+	for _, c := range []byte(id) {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-') {
+			return msg, ""
+		}
+	}
+	return strings.TrimRight(msg[:i], " ,"), id
 }
 
 // Is maps the errcode to the sentinel errors of this package:
@@ -154,11 +186,7 @@ const maxMsgLen = 512
 // cleanMsg makes an errmsg safe to show: it removes every secret, replaces
 // control characters and invalid UTF-8, and bounds the length.
 func cleanMsg(msg string, secrets ...string) string {
-	for _, s := range secrets {
-		if s != "" {
-			msg = strings.ReplaceAll(msg, s, redacted)
-		}
-	}
+	msg = scrub(msg, secrets)
 	if len(msg) > maxMsgLen {
 		cut := maxMsgLen
 		for cut > 0 && !utf8.RuneStart(msg[cut]) {
@@ -172,21 +200,71 @@ func cleanMsg(msg string, secrets ...string) string {
 		}
 		return r
 	}, msg)
-	for _, s := range secrets {
-		if s != "" {
-			msg = strings.ReplaceAll(msg, s, redacted)
-		}
+	if leaks(msg, secrets) { // a secret cut by the truncation, or split by a control character
+		return redacted
 	}
 	return msg
+}
+
+// scrub replaces every secret in s, as is or percent-encoded (as a query
+// value or a path segment would carry it), with REDACTED.
+func scrub(s string, secrets []string) string {
+	for _, sec := range secrets {
+		if sec == "" {
+			continue
+		}
+		s = strings.ReplaceAll(s, sec, redacted)
+		if q := url.QueryEscape(sec); q != sec {
+			s = strings.ReplaceAll(s, q, redacted)
+		}
+		if p := url.PathEscape(sec); p != sec {
+			s = strings.ReplaceAll(s, p, redacted)
+		}
+	}
+	return s
+}
+
+// leaks reports whether s still shows a secret once percent-decoded, up to
+// three times (a URL nested in a query parameter of a URL nested in ...).
+func leaks(s string, secrets []string) bool {
+	for range 4 {
+		for _, sec := range secrets {
+			if sec != "" && strings.Contains(s, sec) {
+				return true
+			}
+		}
+		d, err := url.QueryUnescape(s)
+		if err != nil || d == s {
+			return false
+		}
+		s = d
+	}
+	return false
 }
 
 // secretParams are the query parameters redacted from URLs in errors.
 var secretParams = []string{"access_token", "secret", "appsecret", "component_access_token"}
 
-// redactURL returns raw with the values of secret query parameters replaced.
-// It never returns the input unchanged when it cannot parse it: in that case
-// it drops the query entirely.
-func redactURL(raw string) string {
+// redactURL returns raw with the values of secret query parameters
+// replaced, and every secret removed wherever else it appears (in the path,
+// in another parameter such as a login page's next=URL, encoded or not). A
+// URL that still shows a secret once decoded keeps only its scheme and
+// host. It never returns the input unchanged when it cannot parse it: in
+// that case it drops the query entirely.
+func redactURL(raw string, secrets ...string) string {
+	out := redactParams(raw)
+	out = scrub(out, secrets)
+	if leaks(out, secrets) {
+		if u, err := url.Parse(raw); err == nil && u.Host != "" {
+			return u.Scheme + "://" + u.Host + "/" + redacted
+		}
+		return redacted
+	}
+	return out
+}
+
+// redactParams replaces the values of secretParams in raw's query.
+func redactParams(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		if i := strings.IndexByte(raw, '?'); i >= 0 {
@@ -238,15 +316,15 @@ func redactErr(err error, secrets ...string) error {
 	inner := err
 	var ue *url.Error
 	if errors.As(err, &ue) {
-		inner = &url.Error{Op: ue.Op, URL: redactURL(ue.URL), Err: redactInner(ue.Err, secrets)}
+		// The URL may be a redirect target chosen by the server, when the
+		// caller's *http.Client follows redirects.
+		inner = &url.Error{Op: ue.Op, URL: redactURL(ue.URL, secrets...), Err: redactInner(ue.Err, secrets)}
 	} else {
 		inner = redactInner(err, secrets)
 	}
-	msg := inner.Error()
-	for _, s := range secrets {
-		if s != "" {
-			msg = strings.ReplaceAll(msg, s, redacted)
-		}
+	msg := scrub(inner.Error(), secrets)
+	if leaks(msg, secrets) {
+		msg = "openapi: transport error (details withheld: they show a secret)"
 	}
 	return &secretError{msg: msg, inner: inner}
 }
@@ -258,15 +336,12 @@ func redactInner(err error, secrets []string) error {
 		return nil
 	}
 	msg := err.Error()
-	leak := false
-	for _, s := range secrets {
-		if s != "" && strings.Contains(msg, s) {
-			leak = true
-			msg = strings.ReplaceAll(msg, s, redacted)
-		}
-	}
-	if !leak {
+	if !leaks(msg, secrets) {
 		return err
+	}
+	msg = scrub(msg, secrets)
+	if leaks(msg, secrets) {
+		msg = redacted
 	}
 	return &secretError{msg: msg, inner: redactInner(errors.Unwrap(err), secrets)}
 }

@@ -130,3 +130,37 @@ func ExampleToken_String() {
 	// openapi.Token(REDACTED, expires 2024-04-25T02:00:00Z)
 	// openapi.Token(REDACTED, expires 2024-04-25T02:00:00Z)
 }
+
+// Several clients of one app share a TokenCache. The cache takes the
+// CacheOptions (clock, refresh lead, shared store); each client takes only
+// what concerns its own calls. Giving a CacheOption to the token source, or
+// a SourceOption to the cache, does not compile.
+func ExampleNewTokenCache() {
+	api := wechatsim.NewOpenAPI()
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	user := api.World().NewUser()
+	api.World().NoteUserMessage(user.OpenID, api.Clock().Now())
+
+	src, err := openapi.NewStableTokenSource(wechatsim.DefaultAppID, wechatsim.DefaultSecret,
+		openapi.WithBaseURL(srv.URL), openapi.WithClock(api.Clock().Now)) // SourceOptions
+	if err != nil {
+		log.Fatal(err)
+	}
+	cache := openapi.NewTokenCache(src, openapi.WithClock(api.Clock().Now), openapi.WithRefreshAhead(5*time.Minute)) // CacheOptions
+	sender, _ := openapi.New(wechatsim.DefaultAppID, "", openapi.WithBaseURL(srv.URL), openapi.WithTokenCache(cache))
+	typer, _ := openapi.New(wechatsim.DefaultAppID, "", openapi.WithBaseURL(srv.URL), openapi.WithTokenCache(cache),
+		openapi.WithTimeout(2*time.Second))
+
+	ctx := context.Background()
+	_ = typer.Typing(ctx, user.OpenID, true)
+	_ = sender.SendText(ctx, user.OpenID, "Here is your answer.")
+	fmt.Println("token fetches:", api.StableTokenFetches())
+
+	// A cache option given next to WithTokenCache would be ignored: New says so.
+	_, err = openapi.New(wechatsim.DefaultAppID, "", openapi.WithTokenCache(cache), openapi.WithRefreshAhead(time.Hour))
+	fmt.Println(errors.Is(err, openapi.ErrConfig))
+	// Output:
+	// token fetches: 1
+	// true
+}

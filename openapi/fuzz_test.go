@@ -1,7 +1,9 @@
 package openapi
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +20,7 @@ func FuzzDecodeAnswer(f *testing.F) {
 	f.Add(200, "", []byte(""))
 	f.Add(200, "application/json", []byte(`{"access_token":"x","expires_in":-1}`))
 	f.Add(200, "application/json; charset=utf-8", []byte("\xef\xbb\xbf{\"errcode\":0,\"errmsg\":\"ok\"}"))
+	f.Add(200, "application/json", []byte(`{"errcode":40164,"errmsg":"invalid ip 1.2.3.4 ipv6 ::ffff:1.2.3.4, not in whitelist rid: 6560a1b2-3c4d5e6f-1a2b3c4d"}`))
 	const secret = "FUZZSECRET"
 	f.Fuzz(func(t *testing.T, status int, contentType string, body []byte) {
 		var ans tokenAnswer
@@ -28,8 +31,11 @@ func FuzzDecodeAnswer(f *testing.F) {
 			}
 			var ae *Error
 			if errors.As(err, &ae) {
-				if ae.Code == 0 || !ae.TokenEndpoint || strings.Contains(ae.Msg, secret) {
+				if ae.Code == 0 || !ae.TokenEndpoint || strings.Contains(ae.Msg, secret) || strings.Contains(ae.RID, secret) {
 					t.Fatalf("bad *Error: %#v", ae)
+				}
+				if ae.RID != "" && (len(ae.RID) > maxRIDLen || strings.ContainsAny(ae.RID, " :,") || strings.HasSuffix(ae.Msg, "rid:")) {
+					t.Fatalf("bad request id split: %#v", ae)
 				}
 			} else if !errors.Is(err, ErrBadResponse) {
 				t.Fatalf("untyped error: %v", err)
@@ -47,8 +53,18 @@ func FuzzDecodeAnswer(f *testing.F) {
 			}
 			return
 		}
-		if tok.Value() == "" || !tok.ExpiresAt().After(issued) || strings.Contains(tok.String(), tok.Value()) {
+		if tok.Value() == "" || tok.Value() != ans.AccessToken || !tok.ExpiresAt().After(issued) {
 			t.Fatalf("bad token accepted: %v", tok)
+		}
+		// Every printed form is the redacted description, whatever the
+		// value (a value such as "0" may well occur in the description).
+		want := "openapi.Token(REDACTED, expires " + tok.ExpiresAt().UTC().Format(time.RFC3339) + ")"
+		j, _ := json.Marshal(tok)
+		for _, got := range []string{tok.String(), tok.GoString(), fmt.Sprint(tok), fmt.Sprintf("%+v", tok),
+			fmt.Sprintf("%#v", tok), fmt.Sprintf("%s", &tok), string(j[1 : len(j)-1])} {
+			if got != want {
+				t.Fatalf("token printed as %q, want %q", got, want)
+			}
 		}
 	})
 }

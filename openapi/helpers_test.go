@@ -28,14 +28,24 @@ func newSim(t testing.TB, opts ...wechatsim.OpenAPIOption) *sim {
 	return &sim{api: api, srv: srv, clock: clk}
 }
 
-// options points a client at the mock, on its clock, with fast -1 retries.
-func (s *sim) options(extra ...Option) []Option {
-	return append([]Option{
+// sourceOptions points a token source at the mock, on its clock, with fast
+// -1 retries.
+func (s *sim) sourceOptions() []SourceOption {
+	return []SourceOption{
 		WithBaseURL(s.srv.URL),
 		WithHTTPClient(s.srv.Client()),
 		WithClock(s.clock.Now),
 		WithBusyRetry(3, time.Millisecond, 4*time.Millisecond),
-	}, extra...)
+	}
+}
+
+// options is sourceOptions for New, followed by extra.
+func (s *sim) options(extra ...Option) []Option {
+	var opts []Option
+	for _, o := range s.sourceOptions() {
+		opts = append(opts, o)
+	}
+	return append(opts, extra...)
 }
 
 func (s *sim) client(t testing.TB, extra ...Option) *Client {

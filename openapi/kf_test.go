@@ -8,6 +8,7 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -244,5 +245,45 @@ func TestPostJSON(t *testing.T) {
 	err := c.PostJSON(context.Background(), "cgi-bin/no/such/api", in, nil)
 	if !errors.Is(err, ErrBadResponse) && !errors.As(err, new(*Error)) {
 		t.Errorf("unknown path: %v", err)
+	}
+}
+
+// TestMockErrorsParseCleanly checks WeChat-style errmsgs, with their
+// trailing request id, as the emulator sends them.
+func TestMockErrorsParseCleanly(t *testing.T) {
+	ridRE := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{8}-[0-9a-f]{8}$`)
+	s := newSim(t)
+	c := s.client(t)
+	ctx := context.Background()
+
+	err := c.SendText(ctx, s.api.World().NewUser().OpenID, "no window")
+	var ae *Error
+	if !errors.As(err, &ae) || !errors.Is(err, ErrWindowExpired) {
+		t.Fatalf("err = %v", err)
+	}
+	if ae.Msg != "response out of time limit or subscription is canceled" || !ridRE.MatchString(ae.RID) {
+		t.Errorf("Msg %q RID %q", ae.Msg, ae.RID)
+	}
+	if want := "openapi: cgi-bin/message/custom/send: errcode 45015: response out of time limit or subscription is canceled (rid: " + ae.RID + ")"; err.Error() != want {
+		t.Errorf("Error() = %q, want %q", err.Error(), want)
+	}
+
+	// 40164 on the token endpoint, injected or from the whitelist.
+	fresh := s.client(t)
+	s.api.FailNextOn(wechatsim.PathStableToken, 1, wechatsim.ErrCodeIPNotWhitelisted)
+	_, err = fresh.Token(ctx)
+	if !errors.As(err, &ae) || !errors.Is(err, ErrIPNotAllowed) || !ae.TokenEndpoint ||
+		ae.Msg != "invalid ip 127.0.0.1 ipv6 ::ffff:127.0.0.1, not in whitelist" || !ridRE.MatchString(ae.RID) {
+		t.Fatalf("injected 40164: %#v", ae)
+	}
+	if err := s.api.SetIPWhitelist("203.0.113.0/24"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err = fresh.Token(ctx); !errors.Is(err, ErrIPNotAllowed) {
+		t.Fatalf("whitelist: err = %v, want ErrIPNotAllowed", err)
+	}
+	s.checkNoSecret(t, err.Error())
+	if n := s.api.StableTokenFetches(); n != 3 {
+		t.Errorf("stable_token calls = %d, want 3 (40164 is not retried)", n)
 	}
 }

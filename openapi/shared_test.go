@@ -149,7 +149,13 @@ func TestSharedCacheAndRefreshAheadOption(t *testing.T) {
 	s := newSim(t)
 	ctx := context.Background()
 	first := s.client(t, WithRefreshAhead(time.Hour))
-	second := s.client(t, WithTokenCache(first.TokenCache()))
+	// The shared cache brings its clock: the second client gets only the
+	// transport options.
+	second, err := New(wechatsim.DefaultAppID, "", WithBaseURL(s.srv.URL), WithHTTPClient(s.srv.Client()),
+		WithTokenCache(first.TokenCache()))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if second.TokenCache() != first.TokenCache() || second.AppID() != wechatsim.DefaultAppID {
 		t.Fatal("WithTokenCache not applied")
 	}
@@ -168,7 +174,7 @@ func TestSharedCacheAndRefreshAheadOption(t *testing.T) {
 func TestForceRefresh(t *testing.T) {
 	s := newSim(t)
 	ctx := context.Background()
-	src, err := NewStableTokenSource(wechatsim.DefaultAppID, wechatsim.DefaultSecret, s.options()...)
+	src, err := NewStableTokenSource(wechatsim.DefaultAppID, wechatsim.DefaultSecret, s.sourceOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}

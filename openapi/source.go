@@ -83,12 +83,12 @@ type tokenEndpoint struct {
 	t    *transport
 }
 
-func newTokenEndpoint(name, appID, secret string, opts []Option) (tokenEndpoint, error) {
+func newTokenEndpoint(name, appID, secret string, opts []SourceOption) (tokenEndpoint, error) {
 	cred, err := newCredentials(appID, secret)
 	if err != nil {
 		return tokenEndpoint{}, err
 	}
-	t, err := newTransport(newConfig(opts))
+	t, err := newTransport(newSourceConfig(opts))
 	if err != nil {
 		return tokenEndpoint{}, err
 	}
@@ -131,10 +131,10 @@ type StableTokenSource struct {
 	tokenEndpoint
 }
 
-// NewStableTokenSource returns a stable_token source for the app. It uses
-// the options WithBaseURL, WithHTTPClient, WithClock, WithTimeout,
+// NewStableTokenSource returns a stable_token source for the app, configured
+// by SourceOptions: WithBaseURL, WithHTTPClient, WithClock, WithTimeout,
 // WithBusyRetry and WithMaxResponseSize.
-func NewStableTokenSource(appID, secret string, opts ...Option) (*StableTokenSource, error) {
+func NewStableTokenSource(appID, secret string, opts ...SourceOption) (*StableTokenSource, error) {
 	e, err := newTokenEndpoint("StableTokenSource", appID, secret, opts)
 	if err != nil {
 		return nil, err
@@ -183,8 +183,8 @@ type ClassicTokenSource struct {
 }
 
 // NewClassicTokenSource returns a classic /cgi-bin/token source for the app.
-// It uses the same options as NewStableTokenSource.
-func NewClassicTokenSource(appID, secret string, opts ...Option) (*ClassicTokenSource, error) {
+// It takes the same SourceOptions as NewStableTokenSource.
+func NewClassicTokenSource(appID, secret string, opts ...SourceOption) (*ClassicTokenSource, error) {
 	e, err := newTokenEndpoint("ClassicTokenSource", appID, secret, opts)
 	if err != nil {
 		return nil, err

@@ -248,7 +248,7 @@ func TestClassicOverlapThenRecovery(t *testing.T) {
 	}
 	// Someone else fetches a classic token: ours is superseded but keeps
 	// working for 5 minutes.
-	other, err := NewClassicTokenSource(wechatsim.DefaultAppID, wechatsim.DefaultSecret, s.options()...)
+	other, err := NewClassicTokenSource(wechatsim.DefaultAppID, wechatsim.DefaultSecret, s.sourceOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,7 +7,7 @@
 // The emulator has three parts that share one World:
 //
 //   - World: the apps (AppID, AppSecret, original ID gh_…), the users
-//     (openids) and a transcript per user. Every push a user causes, every
+//     (openids), the temporary media and a transcript per user. Every push a user causes, every
 //     customer-service message the server sends back and every typing
 //     command becomes an Entry. World.Watch streams entries as they are
 //     recorded (for a live console); World.Since and World.Transcript read
@@ -18,7 +18,10 @@
 //   - The push client (client*.go) plays WeChat pushing to the developer
 //     server: it signs, encrypts, posts and judges the answer, records the
 //     push in the World and calls World.NoteUserMessage or
-//     World.NoteEnterSession.
+//     World.NoteEnterSession, and World.NoteUserImage for the MediaId of an
+//     image (or the ThumbMediaId of a card) before delivering it, so the
+//     server can download the image with media/get while it handles the
+//     push.
 //   - The mock Open API (OpenAPI) plays api.weixin.qq.com: the developer
 //     server fetches tokens from it and answers users through it.
 //
@@ -40,14 +43,17 @@
 //	// point the client at srv.URL instead of https://api.weixin.qq.com
 //
 // Emulated endpoints (errors are HTTP 200 with {"errcode":N,"errmsg":"… rid: …"},
-// like the real platform):
+// like the real platform: WeChat's wording, then a request id whose first
+// group is the clock's Unix time in hex. When the mock has more to say, e.g.
+// which field is missing, it says it in the X-Wechatsim-Hint header):
 //
 //	GET  /cgi-bin/token?grant_type=client_credential&appid=&secret=
 //	     {"access_token","expires_in":7200}. Every fetch supersedes the
 //	     previous token, which keeps working for 5 more minutes. Errors
-//	     40002, 41002, 41004, 40013, 40125; 45009 past the daily quota
-//	     (2000 per app, WithDailyTokenQuota), reset at midnight UTC+8 or by
-//	     ClearQuota.
+//	     40002, 41002, 41004, 40013, 40125; 40164 "invalid ip A ipv6
+//	     ::ffff:A, not in whitelist" for a caller outside SetIPWhitelist;
+//	     45009 past the daily quota (2000 per app, WithDailyTokenQuota),
+//	     reset at midnight UTC+8 or by ClearQuota.
 //	POST /cgi-bin/stable_token {"grant_type","appid","secret","force_refresh"}
 //	     The same token while more than 5 minutes remain (expires_in counts
 //	     down, never below 300); a new one in the last 5 minutes, the old one
@@ -60,20 +66,23 @@
 //	POST /cgi-bin/message/custom/send?access_token=
 //	     text{content}, image{media_id}, link{title,description,url,thumb_url},
 //	     miniprogrampage{title,pagepath,thumb_media_id}. Media ids must be
-//	     uploaded by the same app and unexpired (else 40007). 44002 empty
+//	     the same app's uploads or users' images, unexpired (else 40007). 44002 empty
 //	     body, 47001 bad JSON or missing field, 44004 empty text, 40003
 //	     unknown touser, 40008 unknown msgtype, 45015 no open send window,
 //	     45047 window count used up. Success records a "to_user" Entry and
 //	     cancels typing.
 //	POST /cgi-bin/message/custom/typing?access_token= {"touser","command"}
-//	     Typing lasts 15 s (45081 while active) and needs a message exchange
-//	     (user message, session entry, or message sent) in the last 30 s
-//	     (45080). CancelTyping ends it. 45072 for another command.
+//	     Typing lasts 15 s (45081 while active) and needs an open send window
+//	     (one that can still carry a message) and a message exchange (user
+//	     message, session entry, or message sent) in the last 30 s (else
+//	     45080). CancelTyping ends it. 45072 for another command.
 //	POST /cgi-bin/media/upload?access_token=&type=image  multipart field "media"
 //	     {"type":"image","media_id","created_at"}; valid 3 days. 40004 type
 //	     other than image, 41005 no media, 40009 (HTTP 413) over 10 MiB.
 //	GET  /cgi-bin/media/get?access_token=&media_id=
 //	     The bytes with their sniffed Content-Type, or {"errcode":40007}.
+//	     The images users sent (World.NoteUserImage) are served as generated
+//	     JPEGs, to the app the user wrote to, for 3 days.
 //
 // Every call with an access_token checks it: 41001 missing, 40014 not
 // shaped like a token, 40001 unknown, revoked or superseded beyond the
@@ -87,10 +96,13 @@
 // affected by faults and not counted in stats):
 //
 //	SetLatency(d), SetBusyRate(p), FailNext(n, code), FailNextOn(path, n, code),
-//	RevokeTokens(), ClearQuota(), ClearFaults()
+//	SetIPWhitelist(entries...), RevokeTokens(), ClearQuota(), ClearFaults()
 //	    POST /_sim/faults {"latency":"200ms","busy_rate":0.1,"revoke_tokens":true,
 //	                       "clear_quota":true,"clear":true,
-//	                       "fail_next":{"n":2,"errcode":-1,"path":"/cgi-bin/token"}}
+//	                       "fail_next":{"n":2,"errcode":-1,"path":"/cgi-bin/token"},
+//	                       "ip_whitelist":["203.0.113.7","10.0.0.0/8"]}
+//	    (fail_next with errcode 40164 fails any endpoint with the caller's
+//	    address in the errmsg; "ip_whitelist":[] clears the whitelist)
 //	    GET  /_sim/faults
 //	FakeClock.Advance/Set      POST /_sim/clock {"advance":"10m"} or {"set":"<RFC 3339>"}; GET /_sim/clock
 //	Tokens()                   GET /_sim/tokens   (values redacted to an 8-character prefix)
@@ -104,7 +116,7 @@
 //	                           GET /_sim/window?openid=
 //	World().Transcript/Since   GET /_sim/transcript[?openid=][&since=seq]
 //	World().Apps()             GET /_sim/apps (secrets omitted)
-//	Media()                    GET /_sim/media
+//	Media()                    GET /_sim/media (uploads and users' images)
 //
 // # Command line
 //

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -49,7 +50,7 @@ const (
 	// TypingDuration is how long a Typing state lasts.
 	TypingDuration = 15 * time.Second
 	// TypingInteractionWindow is how recent the last message exchange must be
-	// for Typing.
+	// for Typing, which also needs an open send window.
 	TypingInteractionWindow = 30 * time.Second
 	// MaxMediaBody caps media/upload request bodies.
 	MaxMediaBody = 10 << 20
@@ -117,14 +118,14 @@ type OpenAPI struct {
 	tokens map[string]*tokenRec
 	issued []*tokenRec
 	apps   map[string]*appState
-	media  map[string]*mediaRec
 	typing map[string]time.Time // openid -> end of typing state
 	sent   []SentMessage
 	stats  map[string]*EndpointStats
 
-	latency  time.Duration
-	busyRate float64
-	failNext []FailRule
+	latency   time.Duration
+	busyRate  float64
+	failNext  []FailRule
+	whitelist []netip.Prefix // empty: every caller may fetch tokens
 }
 
 // NewOpenAPI returns a mock Open API. With no options it creates its own
@@ -161,7 +162,6 @@ func NewOpenAPI(opts ...OpenAPIOption) *OpenAPI {
 		quota:  cfg.quota,
 		tokens: make(map[string]*tokenRec),
 		apps:   make(map[string]*appState),
-		media:  make(map[string]*mediaRec),
 		typing: make(map[string]time.Time),
 		stats:  make(map[string]*EndpointStats),
 	}
@@ -198,24 +198,56 @@ type response struct {
 	raw         []byte
 	contentType string
 	header      map[string]string
+	hint        string // why the mock refused, sent in the HintHeader
 }
 
+// HintHeader is the response header in which the mock explains an error
+// beyond WeChat's errmsg (which it keeps to the platform's exact wording),
+// e.g. "missing link.title" or "injected fault".
+const HintHeader = "X-Wechatsim-Hint"
+
+// errResp answers code with the platform's errmsg; detail, if any, goes to
+// the HintHeader. ServeHTTP appends the request id.
 func errResp(code int, detail ...string) response {
-	msg := ErrMsg(code)
-	if len(detail) > 0 && detail[0] != "" {
-		msg += " hint: " + detail[0]
+	resp := response{code: code, body: apiError{ErrCode: code, ErrMsg: ErrMsg(code)}}
+	if len(detail) > 0 {
+		resp.hint = detail[0]
 	}
-	if code != ErrCodeOK {
-		msg += " rid: " + rid()
-	}
-	return response{code: code, body: apiError{ErrCode: code, ErrMsg: msg}}
+	return resp
 }
 
 func okResp(body any) response { return response{body: body} }
 
-// rid returns a request id shaped like the platform's ("6683da8d-5761cfb6-42f636c2").
-func rid() string {
-	return fmt.Sprintf("%08x-%08x-%08x", rand.Uint32(), rand.Uint32(), rand.Uint32())
+// finish completes an error answer of an emulated endpoint as the platform
+// would: the caller's address in 40164, the request id at the end of errmsg,
+// and the mock's hint in a header.
+func (o *OpenAPI) finish(resp *response, r *http.Request) {
+	if resp.hint != "" {
+		if resp.header == nil {
+			resp.header = map[string]string{}
+		}
+		resp.header[HintHeader] = strings.Map(func(c rune) rune {
+			if c < ' ' || c == 0x7f {
+				return ' '
+			}
+			return c
+		}, truncate(resp.hint, 200))
+	}
+	e, ok := resp.body.(apiError)
+	if !ok || e.ErrCode == ErrCodeOK {
+		return
+	}
+	if e.ErrCode == ErrCodeIPNotWhitelisted {
+		e.ErrMsg = ipNotWhitelistedMsg(callerIP(r))
+	}
+	e.ErrMsg += " rid: " + o.rid()
+	resp.body = e
+}
+
+// rid returns a request id shaped like the platform's
+// ("6683da8d-5761cfb6-42f636c2"), whose first group is the Unix time.
+func (o *OpenAPI) rid() string {
+	return fmt.Sprintf("%08x-%08x-%08x", uint32(o.clock.Now().Unix()), rand.Uint32(), rand.Uint32())
 }
 
 type route struct {
@@ -252,8 +284,10 @@ func init() {
 func (o *OpenAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer func() {
 		if v := recover(); v != nil {
-			writeResponse(w, response{status: http.StatusInternalServerError, code: ErrCodeSystemBusy,
-				body: apiError{ErrCode: ErrCodeSystemBusy, ErrMsg: ErrMsg(ErrCodeSystemBusy)}})
+			resp := errResp(ErrCodeSystemBusy, "the mock panicked")
+			resp.status = http.StatusInternalServerError
+			o.finish(&resp, r)
+			writeResponse(w, resp)
 		}
 	}()
 	path := r.URL.Path
@@ -276,6 +310,7 @@ func (o *OpenAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		resp.header = map[string]string{"Allow": allow}
 		if rt.api {
 			o.count(path, resp.code)
+			o.finish(&resp, r)
 		}
 		writeResponse(w, resp)
 		return
@@ -298,6 +333,7 @@ func (o *OpenAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		resp = rt.h(o, r)
 	}
 	o.count(path, resp.code)
+	o.finish(&resp, r)
 	writeResponse(w, resp)
 }
 
@@ -477,7 +513,9 @@ func (o *OpenAPI) FailNext(n, code int) { o.FailNextOn("", n, code) }
 
 // FailNextOn makes the next n requests to path (e.g. PathCustomSend) fail
 // with errcode code. Rules are consumed in the order they were added. n <= 0
-// or code 0 adds nothing.
+// or code 0 adds nothing. The errmsg is the platform's for code (with the
+// caller's address for ErrCodeIPNotWhitelisted); the HintHeader says
+// "injected fault".
 func (o *OpenAPI) FailNextOn(path string, n, code int) {
 	if n <= 0 || code == 0 {
 		return
@@ -487,11 +525,12 @@ func (o *OpenAPI) FailNextOn(path string, n, code int) {
 	o.failNext = append(o.failNext, FailRule{Path: path, Remaining: n, ErrCode: code})
 }
 
-// ClearFaults removes latency, busy rate and pending FailNext rules.
+// ClearFaults removes latency, busy rate, pending FailNext rules and the IP
+// whitelist.
 func (o *OpenAPI) ClearFaults() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.latency, o.busyRate, o.failNext = 0, 0, nil
+	o.latency, o.busyRate, o.failNext, o.whitelist = 0, 0, nil, nil
 }
 
 // FaultState is the fault configuration, as returned by Faults and
@@ -505,6 +544,9 @@ type FaultState struct {
 	BusyRate float64 `json:"busy_rate"`
 	// FailNext lists the pending FailNext rules.
 	FailNext []FailRule `json:"fail_next"`
+	// IPWhitelist is the API IP whitelist (SetIPWhitelist); empty when
+	// every caller may fetch tokens.
+	IPWhitelist []string `json:"ip_whitelist"`
 }
 
 // Faults returns the current fault configuration.
@@ -512,7 +554,7 @@ func (o *OpenAPI) Faults() FaultState {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return FaultState{Latency: o.latency, LatencyText: o.latency.String(), BusyRate: o.busyRate,
-		FailNext: append([]FailRule{}, o.failNext...)}
+		FailNext: append([]FailRule{}, o.failNext...), IPWhitelist: o.whitelistStringsLocked()}
 }
 
 func (o *OpenAPI) injectFault(path string) (response, bool) {

@@ -3,7 +3,9 @@ package wechatsim
 import "strconv"
 
 // Error codes returned by the mock Open API, with the values and messages of
-// the real platform (spec §7, §8).
+// the real platform (spec §7, §8). The errmsg of every error ends, as on the
+// platform, with " rid: " and a request id of three groups of 8 hex digits,
+// the first being the clock's Unix time.
 const (
 	// ErrCodeOK is success.
 	ErrCodeOK = 0
@@ -30,6 +32,11 @@ const (
 	ErrCodeInvalidAccessToken = 40014
 	// ErrCodeInvalidAppSecret: wrong secret for the appid.
 	ErrCodeInvalidAppSecret = 40125
+	// ErrCodeIPNotWhitelisted: the caller's IP is not in the API IP
+	// whitelist (SetIPWhitelist, or injected with FailNextOn). The errmsg
+	// names the caller: "invalid ip 1.2.3.4 ipv6 ::ffff:1.2.3.4, not in
+	// whitelist".
+	ErrCodeIPNotWhitelisted = 40164
 	// ErrCodeAccessTokenMissing: no access_token query parameter.
 	ErrCodeAccessTokenMissing = 41001
 	// ErrCodeAppIDMissing: no appid.
@@ -76,7 +83,7 @@ const (
 var errMessages = map[int]string{
 	ErrCodeOK:                  "ok",
 	ErrCodeSystemBusy:          "system error",
-	ErrCodeInvalidCredential:   "invalid credential, access_token is invalid or not latest",
+	ErrCodeInvalidCredential:   "invalid credential, access_token is invalid or not latest, could get access_token by getStableAccessToken, more details at https://mmbizurl.cn/s/JtxxFh33r",
 	ErrCodeInvalidGrantType:    "invalid grant_type",
 	ErrCodeInvalidOpenID:       "invalid openid",
 	ErrCodeInvalidMediaType:    "invalid media type",
@@ -86,6 +93,7 @@ var errMessages = map[int]string{
 	ErrCodeInvalidAppID:        "invalid appid",
 	ErrCodeInvalidAccessToken:  "invalid access_token",
 	ErrCodeInvalidAppSecret:    "invalid appsecret",
+	ErrCodeIPNotWhitelisted:    "invalid ip not in whitelist",
 	ErrCodeAccessTokenMissing:  "access_token missing",
 	ErrCodeAppIDMissing:        "appid missing",
 	ErrCodeAppSecretMissing:    "appsecret missing",
@@ -96,7 +104,7 @@ var errMessages = map[int]string{
 	ErrCodeEmptyPostData:       "empty post data",
 	ErrCodeEmptyContent:        "empty content",
 	ErrCodeDailyQuota:          "reach max api daily quota limit",
-	ErrCodeMinuteQuota:         "api minute-quota reach limit mustslower retry next minute",
+	ErrCodeMinuteQuota:         "api minute-quota reach limit  mustslower  retry next minute",
 	ErrCodeOutOfTime:           "response out of time limit or subscription is canceled",
 	ErrCodeOutOfCount:          "out of response count limit",
 	ErrCodeBadTypingCommand:    "invalid command",
@@ -107,8 +115,12 @@ var errMessages = map[int]string{
 	ErrCodeBadRequest:          "bad request",
 }
 
-// ErrMsg returns the errmsg the mock sends with code (without the " rid: …"
-// suffix the mock appends, like the real platform, to every error).
+// ErrMsg returns the errmsg the mock sends with code, without the " rid: …"
+// suffix the mock appends, like the real platform, to every error. (For
+// ErrCodeIPNotWhitelisted the mock puts the caller's address in the
+// message; ErrMsg returns the platform's documented summary.) The typing
+// errors 45072, 45080 and 45081 have no published English errmsg; the mock
+// uses English renderings of their documented descriptions.
 func ErrMsg(code int) string {
 	if m, ok := errMessages[code]; ok {
 		return m

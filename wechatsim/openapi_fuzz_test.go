@@ -28,7 +28,7 @@ func FuzzCustomSend(f *testing.F) {
 	openid := "oFuzzUser0000000000000000000"
 	api.World().EnsureUser(openid)
 	mediaID := "fuzzmedia"
-	api.media[mediaID] = &mediaRec{id: mediaID, appID: DefaultAppID, kind: "image", data: pngBytes, createdAt: api.Clock().Now()}
+	api.World().NoteUserImage(DefaultAppID, openid, mediaID, api.Clock().Now())
 
 	f.Add([]byte(`{"touser":"oFuzzUser0000000000000000000","msgtype":"text","text":{"content":"hi"}}`))
 	f.Add([]byte(`{"touser":"oFuzzUser0000000000000000000","msgtype":"image","image":{"media_id":"fuzzmedia"}}`))

@@ -174,17 +174,29 @@ func TestMediaExpiresAfter3Days(t *testing.T) {
 
 func TestMediaPurgesExpired(t *testing.T) {
 	h := newHarness(t)
-	tok, _, _ := h.stable(false)
-	h.api.mu.Lock()
-	for i := range maxMediaKept {
-		id := "old" + strings.Repeat("x", 10) + string(rune('a'+i%26)) + strings.Repeat("y", i%50) + randomString(8)
-		h.api.media[id] = &mediaRec{id: id, appID: DefaultAppID, kind: "image", data: []byte{1}, createdAt: h.clk.Now()}
+	w := h.api.World()
+	for range 1000 {
+		w.NoteUserImage(DefaultAppID, "oUser", randomString(64), h.clk.Now())
 	}
-	h.api.mu.Unlock()
 	h.clk.Advance(MediaLifetime)
-	tok, _, _ = h.stable(false)
+	tok, _, _ := h.stable(false)
 	h.upload(tok, pngBytes, "new.png")
 	if n := len(h.api.Media()); n != 1 {
 		t.Fatalf("%d media kept, want 1", n)
+	}
+}
+
+func TestMediaKeepsAtMostMaxMediaKept(t *testing.T) {
+	w, clk := newTestWorld()
+	first := "first-" + randomString(20)
+	w.NoteUserImage("", "oUser", first, clk.Now())
+	for range maxMediaKept {
+		w.NoteUserImage("", "oUser", randomString(64), clk.Now())
+	}
+	if n := len(w.mediaInfos()); n != maxMediaKept {
+		t.Fatalf("%d media kept, want %d", n, maxMediaKept)
+	}
+	if _, ok := w.lookupMedia(DefaultAppID, first, clk.Now()); ok {
+		t.Fatal("the oldest media was not dropped")
 	}
 }

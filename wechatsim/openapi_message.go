@@ -221,10 +221,16 @@ func (o *OpenAPI) handleTyping(r *http.Request) response {
 	now := o.clock.Now()
 	o.mu.Lock()
 	if req.Command == CommandTyping {
-		last := o.world.Window(req.ToUser).LastInteraction
-		if last.IsZero() || now.Sub(last) > TypingInteractionWindow {
+		// Typing announces a message: it needs a send window that can still
+		// carry one, and a message exchange in the last 30 s.
+		win := o.world.Window(req.ToUser)
+		if !win.Open(now) {
 			o.mu.Unlock()
-			return errResp(ErrCodeNoRecentInteraction)
+			return errResp(ErrCodeNoRecentInteraction, "no open send window")
+		}
+		if last := win.LastInteraction; last.IsZero() || now.Sub(last) > TypingInteractionWindow {
+			o.mu.Unlock()
+			return errResp(ErrCodeNoRecentInteraction, "no message exchange in the last 30 s")
 		}
 		if until, ok := o.typing[req.ToUser]; ok && now.Before(until) {
 			o.mu.Unlock()

@@ -333,3 +333,40 @@ func TestTypingErrors(t *testing.T) {
 		t.Fatal("no typing state expected")
 	}
 }
+
+// TestTypingNeedsAnOpenSendWindow: a recent exchange is not enough when the
+// send window cannot carry another message (expired or used up).
+func TestTypingNeedsAnOpenSendWindow(t *testing.T) {
+	h := newHarness(t)
+	tok := h.token()
+	w := h.api.World()
+
+	// Entered the session (1 min / 2); the server answered 50 s later; 20 s
+	// after that the exchange is recent but the window has closed.
+	u := w.NewUser()
+	w.NoteEnterSession(u.OpenID, h.clk.Now())
+	h.clk.Advance(50 * time.Second)
+	wantCode(t, h.sendText(tok, u.OpenID, "hello"), 0)
+	h.clk.Advance(20 * time.Second)
+	rec := h.typing(tok, u.OpenID, CommandTyping)
+	wantCode(t, rec, ErrCodeNoRecentInteraction)
+	if hint := rec.Header().Get(HintHeader); hint != "no open send window" {
+		t.Errorf("hint %q", hint)
+	}
+
+	// The window's 5 messages are used up.
+	v := w.NewUser()
+	w.NoteUserMessage(v.OpenID, h.clk.Now())
+	for range MessageWindowLimit {
+		wantCode(t, h.sendText(tok, v.OpenID, "answer"), 0)
+	}
+	wantCode(t, h.typing(tok, v.OpenID, CommandTyping), ErrCodeNoRecentInteraction)
+	wantCode(t, h.typing(tok, v.OpenID, CommandCancelTyping), 0) // cancelling needs nothing
+	if h.api.Typing(u.OpenID) || h.api.Typing(v.OpenID) {
+		t.Fatal("typing state set without an open window")
+	}
+
+	// A new user message opens a new window: typing works again.
+	w.NoteUserMessage(v.OpenID, h.clk.Now())
+	wantCode(t, h.typing(tok, v.OpenID, CommandTyping), 0)
+}

@@ -1,7 +1,9 @@
 package wechatsim
 
 import (
+	"encoding/json"
 	"net/http"
+	"net/netip"
 	"sort"
 	"strconv"
 	"time"
@@ -23,6 +25,7 @@ type faultsRequest struct {
 	BusyRate     *float64 `json:"busy_rate"`     // 0..1
 	RevokeTokens bool     `json:"revoke_tokens"` // invalidate all tokens
 	ClearQuota   bool     `json:"clear_quota"`   // reset daily quotas
+	IPWhitelist  []string `json:"ip_whitelist"`  // replaces the whitelist; [] clears it
 	FailNext     *struct {
 		N       int    `json:"n"`
 		ErrCode int    `json:"errcode"`
@@ -35,8 +38,17 @@ func (o *OpenAPI) handleSimFaults(r *http.Request) response {
 		return okResp(o.Faults())
 	}
 	var req faultsRequest
-	if _, bad := readJSONBody(r, &req); bad != nil {
-		return simError(http.StatusBadRequest, "body must be a JSON object like {\"latency\":\"200ms\",\"busy_rate\":0.1,\"revoke_tokens\":true,\"fail_next\":{\"n\":1,\"errcode\":-1}}")
+	body, bad := readJSONBody(r, &req)
+	if bad != nil {
+		return simError(http.StatusBadRequest, "body must be a JSON object like {\"latency\":\"200ms\",\"busy_rate\":0.1,\"revoke_tokens\":true,\"fail_next\":{\"n\":1,\"errcode\":-1},\"ip_whitelist\":[\"10.0.0.0/8\"]}")
+	}
+	var whitelist []netip.Prefix
+	setWhitelist := hasKey(body, "ip_whitelist")
+	if setWhitelist {
+		var err error
+		if whitelist, err = parseIPWhitelist(req.IPWhitelist); err != nil {
+			return simError(http.StatusBadRequest, "ip_whitelist must list IP addresses or CIDR prefixes, e.g. [\"203.0.113.7\",\"10.0.0.0/8\"]; [] clears it")
+		}
 	}
 	var latency time.Duration
 	if req.Latency != nil {
@@ -64,7 +76,23 @@ func (o *OpenAPI) handleSimFaults(r *http.Request) response {
 	if f := req.FailNext; f != nil {
 		o.FailNextOn(f.Path, f.N, f.ErrCode)
 	}
+	if setWhitelist {
+		o.mu.Lock()
+		o.whitelist = whitelist
+		o.mu.Unlock()
+	}
 	return okResp(o.Faults())
+}
+
+// hasKey reports whether the JSON object body has the top-level key, so
+// that an explicit null or [] can be told from an absent field.
+func hasKey(body []byte, key string) bool {
+	var m map[string]json.RawMessage
+	if json.Unmarshal(body, &m) != nil {
+		return false
+	}
+	_, ok := m[key]
+	return ok
 }
 
 type clockRequest struct {

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -457,5 +459,130 @@ func TestConcurrentHammer(t *testing.T) {
 	}
 	if s := api.Stats()[PathCustomSend]; s.Calls != 3*workers || s.OK != 2*workers || s.ErrCodes[ErrCodeDataFormat] != workers {
 		t.Fatalf("send stats %+v", s)
+	}
+}
+
+// ridPattern is the platform's request id suffix.
+var ridPattern = regexp.MustCompile(` rid: ([0-9a-f]{8})-[0-9a-f]{8}-[0-9a-f]{8}$`)
+
+// TestIPNotWhitelisted40164 injects 40164 from Go and over /_sim/faults,
+// on the token endpoints and elsewhere, with the platform's errmsg naming
+// the caller.
+func TestIPNotWhitelisted40164(t *testing.T) {
+	const want = "invalid ip 192.0.2.1 ipv6 ::ffff:192.0.2.1, not in whitelist" // httptest's RemoteAddr
+	check := func(t *testing.T, rec *httptest.ResponseRecorder) {
+		t.Helper()
+		wantCode(t, rec, ErrCodeIPNotWhitelisted)
+		msg := decode(t, rec)["errmsg"].(string)
+		if !strings.HasPrefix(msg, want+" rid: ") || !ridPattern.MatchString(msg) {
+			t.Fatalf("errmsg %q", msg)
+		}
+	}
+	stableBody := map[string]any{"grant_type": "client_credential", "appid": DefaultAppID, "secret": DefaultSecret}
+
+	t.Run("FailNextOn", func(t *testing.T) {
+		h := newHarness(t)
+		tok := h.token()
+		h.api.FailNextOn(PathToken, 1, ErrCodeIPNotWhitelisted)
+		h.api.FailNextOn(PathStableToken, 1, ErrCodeIPNotWhitelisted)
+		h.api.FailNextOn(PathCustomSend, 1, ErrCodeIPNotWhitelisted)
+		check(t, h.do(http.MethodGet, tokenURL(DefaultAppID, DefaultSecret), nil))
+		check(t, h.do(http.MethodPost, PathStableToken, stableBody))
+		check(t, h.sendText(tok, h.user(), "x"))
+		if rec := h.do(http.MethodGet, tokenURL(DefaultAppID, DefaultSecret), nil); errcode(t, rec) != 0 {
+			t.Fatalf("fault not consumed: %s", rec.Body.String())
+		}
+		if rec := h.do(http.MethodGet, tokenURL(DefaultAppID, DefaultSecret), nil); strings.Contains(rec.Body.String(), "rid") {
+			t.Fatalf("success with a rid: %s", rec.Body.String())
+		}
+	})
+	t.Run("SetIPWhitelist", func(t *testing.T) {
+		h := newHarness(t)
+		tok := h.token()
+		if err := h.api.SetIPWhitelist("10.0.0.0/8", "2001:db8::1"); err != nil {
+			t.Fatal(err)
+		}
+		check(t, h.do(http.MethodGet, tokenURL(DefaultAppID, DefaultSecret), nil))
+		check(t, h.do(http.MethodPost, PathStableToken, stableBody))
+		wantCode(t, h.do(http.MethodGet, tokenURL(DefaultAppID, "wrong"), nil), ErrCodeInvalidAppSecret) // credentials first
+		wantCode(t, h.sendText(tok, h.user(), "x"), 0)                                                   // API calls are not filtered
+		if got := h.api.Faults().IPWhitelist; !slices.Equal(got, []string{"10.0.0.0/8", "2001:db8::1"}) {
+			t.Fatalf("Faults().IPWhitelist = %v", got)
+		}
+		if err := h.api.SetIPWhitelist("192.0.2.0/30"); err != nil {
+			t.Fatal(err)
+		}
+		wantCode(t, h.do(http.MethodGet, tokenURL(DefaultAppID, DefaultSecret), nil), 0)
+		if err := h.api.SetIPWhitelist("10.0.0.0/8", "not-an-ip"); err == nil {
+			t.Fatal("bad entry accepted")
+		}
+		wantCode(t, h.do(http.MethodGet, tokenURL(DefaultAppID, DefaultSecret), nil), 0) // unchanged
+		h.api.SetIPWhitelist("10.0.0.0/8")
+		h.api.ClearFaults()
+		wantCode(t, h.do(http.MethodGet, tokenURL(DefaultAppID, DefaultSecret), nil), 0)
+	})
+	t.Run("HTTP", func(t *testing.T) {
+		h := newHarness(t)
+		rec := h.do(http.MethodPost, "/_sim/faults", `{"ip_whitelist":["10.0.0.0/8"]}`)
+		if rec.Code != 200 || decode(t, rec)["ip_whitelist"].([]any)[0] != "10.0.0.0/8" {
+			t.Fatalf("faults: %d %s", rec.Code, rec.Body.String())
+		}
+		check(t, h.do(http.MethodGet, tokenURL(DefaultAppID, DefaultSecret), nil))
+		if rec := h.do(http.MethodPost, "/_sim/faults", `{"ip_whitelist":["10.0.0.0/33"]}`); rec.Code != http.StatusBadRequest {
+			t.Fatalf("bad entry: %d", rec.Code)
+		}
+		check(t, h.do(http.MethodGet, tokenURL(DefaultAppID, DefaultSecret), nil)) // unchanged
+		h.do(http.MethodPost, "/_sim/faults", `{"latency":"0s"}`)                  // other settings leave it
+		check(t, h.do(http.MethodGet, tokenURL(DefaultAppID, DefaultSecret), nil))
+		h.do(http.MethodPost, "/_sim/faults", `{"ip_whitelist":[]}`)
+		wantCode(t, h.do(http.MethodPost, PathStableToken, stableBody), 0)
+
+		h.do(http.MethodPost, "/_sim/faults", `{"fail_next":{"n":1,"errcode":40164,"path":"/cgi-bin/stable_token"}}`)
+		check(t, h.do(http.MethodPost, PathStableToken, stableBody))
+		wantCode(t, h.do(http.MethodPost, PathStableToken, stableBody), 0)
+	})
+}
+
+// TestErrorMessagesFollowWeChat checks the errmsg of the mock's errors:
+// WeChat's wording, then " rid: " and an id whose first group is the clock's
+// Unix time; the mock's own explanation goes to the HintHeader.
+func TestErrorMessagesFollowWeChat(t *testing.T) {
+	h := newHarness(t)
+	tok := h.token()
+	openid := h.user()
+	h.api.FailNextOn(PathMediaGet, 1, ErrCodeSystemBusy)
+	for _, tc := range []struct {
+		rec  *httptest.ResponseRecorder
+		code int
+		msg  string
+		hint string
+	}{
+		{h.do(http.MethodGet, tokenURL("wxnope", "x"), nil), ErrCodeInvalidAppID, "invalid appid", ""},
+		{h.do(http.MethodGet, tokenURL(DefaultAppID, "x"), nil), ErrCodeInvalidAppSecret, "invalid appsecret", ""},
+		{h.sendText("0000000000000000000000000000", openid, "x"), ErrCodeInvalidCredential,
+			"invalid credential, access_token is invalid or not latest, could get access_token by getStableAccessToken, more details at https://mmbizurl.cn/s/JtxxFh33r", ""},
+		{h.sendText(tok, "oNobody", "x"), ErrCodeInvalidOpenID, "invalid openid", ""},
+		{h.do(http.MethodPost, withToken(PathCustomSend, tok), map[string]any{"touser": openid, "msgtype": "link", "link": map[string]string{"title": "t"}}),
+			ErrCodeDataFormat, "data format error", "missing link.description"},
+		{h.typing(tok, openid, CommandTyping+"x"), ErrCodeBadTypingCommand, ErrMsg(ErrCodeBadTypingCommand), ""},
+		{h.do(http.MethodGet, withToken(PathMediaGet+"?media_id=x", tok), nil), ErrCodeSystemBusy, "system error", "injected fault"},
+		{h.do(http.MethodPost, PathToken, nil), ErrCodeRequireGET, "require GET method", ""},
+	} {
+		m := decode(t, tc.rec)
+		msg, _ := m["errmsg"].(string)
+		if int(m["errcode"].(float64)) != tc.code || !strings.HasPrefix(msg, tc.msg+" rid: ") {
+			t.Errorf("errcode %v errmsg %q, want %d %q + rid", m["errcode"], msg, tc.code, tc.msg)
+			continue
+		}
+		sub := ridPattern.FindStringSubmatch(msg)
+		if sub == nil || sub[1] != fmt.Sprintf("%08x", h.clk.Now().Unix()) {
+			t.Errorf("errmsg %q: rid does not start with the clock's Unix time %08x", msg, h.clk.Now().Unix())
+		}
+		if got := tc.rec.Header().Get(HintHeader); got != tc.hint {
+			t.Errorf("%d: hint %q, want %q", tc.code, got, tc.hint)
+		}
+	}
+	if ErrMsg(ErrCodeMinuteQuota) != "api minute-quota reach limit  mustslower  retry next minute" {
+		t.Errorf("45011: %q", ErrMsg(ErrCodeMinuteQuota))
 	}
 }

@@ -172,6 +172,9 @@ func (o *OpenAPI) handleToken(r *http.Request) response {
 	if code := o.checkCredentials(q.Get("grant_type"), appID, q.Get("secret")); code != 0 {
 		return errResp(code)
 	}
+	if !o.ipAllowed(r) {
+		return errResp(ErrCodeIPNotWhitelisted, "the caller is not in SetIPWhitelist")
+	}
 	now := o.clock.Now()
 	o.mu.Lock()
 	defer o.mu.Unlock()
@@ -205,6 +208,9 @@ func (o *OpenAPI) handleStableToken(r *http.Request) response {
 	}
 	if code := o.checkCredentials(req.GrantType, req.AppID, req.Secret); code != 0 {
 		return errResp(code)
+	}
+	if !o.ipAllowed(r) {
+		return errResp(ErrCodeIPNotWhitelisted, "the caller is not in SetIPWhitelist")
 	}
 	now := o.clock.Now()
 	o.mu.Lock()

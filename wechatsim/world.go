@@ -134,9 +134,10 @@ type watcher struct {
 }
 
 // World is the emulator's shared state: apps, users and their transcripts,
-// and each user's send window. The push client records pushes into it, the
-// mock Open API checks send windows against it and records the messages it
-// accepts. A World is safe for concurrent use.
+// each user's send window, and temporary media. The push client records
+// pushes into it and registers the images users send; the mock Open API
+// checks send windows against it, records the messages it accepts, and
+// serves its media. A World is safe for concurrent use.
 type World struct {
 	clock Clock
 
@@ -149,6 +150,9 @@ type World struct {
 	watchers map[*watcher]struct{}
 	prefix   string
 	orphans  []Entry // entries recorded without an openid
+
+	media      map[string]*mediaRec // temporary media, see world_media.go
+	mediaQueue []string             // media ids, oldest first
 }
 
 // NewWorld returns an empty World reading time from clock (SystemClock when
@@ -163,6 +167,7 @@ func NewWorld(clock Clock) *World {
 		users:    make(map[string]*userState),
 		watchers: make(map[*watcher]struct{}),
 		prefix:   randomString(5),
+		media:    make(map[string]*mediaRec),
 	}
 }
 
