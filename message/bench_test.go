@@ -77,10 +77,29 @@ func BenchmarkEnvelopeAppendXML(b *testing.B) {
 
 func BenchmarkTransferReplyXML(b *testing.B) {
 	h := &Header{ToUserName: "gh_abc", FromUserName: "oUser"}
-	r := TransferCustomerService("")
+	r := TransferCustomerService()
 	b.ReportAllocs()
 	var buf []byte
 	for b.Loop() {
 		buf, _ = r.AppendReply(buf[:0], h, FormatXML, 1713424427)
 	}
 }
+
+func benchDedup(b *testing.B, body string, f Format) {
+	p, err := Decode([]byte(body), f)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if p.DedupKey() == "" {
+			b.Fatal("empty key")
+		}
+	}
+}
+
+// BenchmarkDedupKeyDigest: an event keyed by the digest of the whole push.
+func BenchmarkDedupKeyDigest(b *testing.B) { benchDedup(b, specTempSessJSON, FormatJSON) }
+
+// BenchmarkDedupKeyMsgID: a message keyed by its MsgId.
+func BenchmarkDedupKeyMsgID(b *testing.B) { benchDedup(b, specTextXML, FormatXML) }

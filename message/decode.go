@@ -22,19 +22,20 @@ type decoder struct {
 
 // Slot modes returned by fielder.at.
 const (
-	mScalar        uint8 = iota // *string, *int64 or *MsgID
+	mScalar        uint8 = iota // *string, *int64, *MsgID or *Number
 	mMsgIDString                // *MsgID always written as a JSON string
 	mStruct                     // a fielder, omitted when zero
-	mListObjOrArr               // JSON list: one object or an array (written as an object when it has one item)
-	mListArr                    // JSON list written as an array; read like mListObjOrArr
-	mListContainer              // XML container holding one <List> per item
-	mListRepeated               // XML: each occurrence of the element is one item
+	mListObjOrArr               // a lister; JSON: one object or an array (written as an object when it has one item)
+	mListArr                    // a lister; JSON array, read like mListObjOrArr
+	mListContainer              // a lister; XML container holding one <List> per item
+	mListRepeated               // a lister; XML: each occurrence of the element is one item
 )
 
 // fielder is implemented by every typed push and nested object: it lists
 // its typed slots in wire order. at returns, for slot i, the field name in
-// format f, the slot mode and a pointer to the Go field; p is nil past the
-// last slot.
+// format f, the slot mode and a pointer to the Go field (a lister for
+// lists); p is nil past the last slot. The methods are generated from the
+// wx struct tags into fields_gen.go.
 type fielder interface {
 	at(i int, f Format) (name string, mode uint8, p any)
 	extra() *[]Field
@@ -166,15 +167,8 @@ func (d *decoder) slot(seen *uint64, bit uint, mode uint8, p any, n node) bool {
 		}
 		return true
 	}
-	switch l := p.(type) {
-	case *[]SubscribePopupItem:
-		return decodeList(d, l, mode, n)
-	case *[]SubscribeChangeItem:
-		return decodeList(d, l, mode, n)
-	case *[]SubscribeSentItem:
-		return decodeList(d, l, mode, n)
-	case *[]MediaCheckDetail:
-		return decodeList(d, l, mode, n)
+	if l, ok := p.(lister); ok {
+		return d.list(l, mode, n)
 	}
 	return false
 }
@@ -193,6 +187,8 @@ func (d *decoder) scalar(seen *uint64, bit uint, p any, n *node) bool {
 		*p = n.text
 	case *MsgID:
 		*p = MsgID(n.text)
+	case *Number:
+		*p = Number(n.text)
 	case *int64:
 		v, ok := parseInt(n.text)
 		if !ok {
@@ -252,17 +248,13 @@ func (d *decoder) fill(fd fielder, n node) {
 	})
 }
 
-// decodeList decodes a list slot; it reports false, leaving dst alone,
-// when the value does not have the list's shape.
-func decodeList[T any, PT interface {
-	*T
-	fielder
-}](d *decoder, dst *[]T, mode uint8, n node) bool {
+// list decodes list slot l; it reports false, leaving l alone, when the
+// value does not have the list's shape.
+func (d *decoder) list(l lister, mode uint8, n node) bool {
 	add := func(c node) {
-		var zero T
-		*dst = append(*dst, zero)
+		it := l.grow()
 		if c.kind == ValueObject {
-			d.fill(PT(&(*dst)[len(*dst)-1]), c)
+			d.fill(it, c)
 		}
 	}
 	emptyText := n.kind == ValueString && n.text == ""

@@ -23,5 +23,12 @@
 // The package also renders the encrypted envelope ([Envelope],
 // [ExtractEncrypt], [ParseEnvelope]; no cryptography here, see package
 // wxcrypt) and the passive replies a mini program may give ([Success],
-// [TransferCustomerService], [XPayOK]).
+// [TransferCustomerService], [XPayOK], [XPayIOSRefundAnswer],
+// [ExpressResult]). [Acknowledges] tells whether a reply settles a push
+// (xpay notifications, the iOS refund inquiry and express-provider requests
+// need their own answer; "success" is not enough) and [ReplyDeadline] how
+// long WeChat waits for it.
+//
+// The wire names, slot order and kinds of every push type come from its wx
+// struct tags, compiled by `go generate` into fields_gen.go.
 package message

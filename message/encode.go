@@ -196,6 +196,18 @@ func (e *encoder) msgID(name string, v MsgID, asString bool) {
 	e.end(name)
 }
 
+// number writes a Number: bare when it is a valid JSON number, a string
+// (CDATA in XML) otherwise, so that Decode reads back the same text.
+func (e *encoder) number(name string, v Number) {
+	if !validNumber(string(v)) {
+		e.str(name, string(v))
+		return
+	}
+	e.begin(name)
+	e.b = append(e.b, v...)
+	e.end(name)
+}
+
 func isCanonicalDigits(s string) bool {
 	if s == "" || (s[0] == '0' && len(s) > 1) {
 		return false
@@ -224,6 +236,8 @@ func (e *encoder) fields(fd fielder) {
 				e.int(name, *v)
 			case *MsgID:
 				e.msgID(name, *v, mode == mMsgIDString)
+			case *Number:
+				e.number(name, *v)
 			}
 		case mStruct:
 			sub := p.(fielder)
@@ -231,22 +245,14 @@ func (e *encoder) fields(fd fielder) {
 				e.object(name, sub)
 			}
 		default:
-			switch l := p.(type) {
-			case *[]SubscribePopupItem:
-				encodeList(e, name, mode, *l)
-			case *[]SubscribeChangeItem:
-				encodeList(e, name, mode, *l)
-			case *[]SubscribeSentItem:
-				encodeList(e, name, mode, *l)
-			case *[]MediaCheckDetail:
-				encodeList(e, name, mode, *l)
-			}
+			e.list(name, mode, p.(lister))
 		}
 	}
 	e.extra(*fd.extra())
 }
 
-// isZero reports whether every slot of fd is zero and it has no Extra.
+// isZero reports whether every slot of fd is zero (nested objects
+// included, lists empty) and it has no Extra.
 func isZero(fd fielder) bool {
 	if len(*fd.extra()) != 0 {
 		return false
@@ -268,8 +274,20 @@ func isZero(fd fielder) bool {
 			if *v != "" {
 				return false
 			}
+		case *Number:
+			if *v != "" {
+				return false
+			}
+		case lister:
+			if v.len() != 0 {
+				return false
+			}
+		case fielder:
+			if !isZero(v) {
+				return false
+			}
 		default:
-			return false // nested structs and lists do not occur in nested objects
+			return false
 		}
 	}
 }
@@ -289,38 +307,37 @@ func (e *encoder) object(name string, sub fielder) {
 	e.end(name)
 }
 
-func encodeList[T any, PT interface {
-	*T
-	fielder
-}](e *encoder, name string, mode uint8, items []T) {
-	if len(items) == 0 {
+// list writes list slot l named name.
+func (e *encoder) list(name string, mode uint8, l lister) {
+	n := l.len()
+	if n == 0 {
 		return
 	}
 	switch mode {
 	case mListRepeated:
-		for i := range items {
-			e.object(name, PT(&items[i]))
+		for i := range n {
+			e.object(name, l.item(i))
 		}
 	case mListContainer:
 		e.begin(name)
-		for i := range items {
-			e.object("List", PT(&items[i]))
+		for i := range n {
+			e.object("List", l.item(i))
 		}
 		e.end(name)
 	default:
-		if mode == mListObjOrArr && len(items) == 1 {
-			e.object(name, PT(&items[0]))
+		if mode == mListObjOrArr && n == 1 {
+			e.object(name, l.item(0))
 			return
 		}
 		e.begin(name)
 		e.b = append(e.b, '[')
-		for i := range items {
+		for i := range n {
 			if i > 0 {
 				e.b = append(e.b, ',')
 			}
 			e.b = append(e.b, '{')
 			e.comma = false
-			e.fields(PT(&items[i]))
+			e.fields(l.item(i))
 			e.b = append(e.b, '}')
 		}
 		e.b = append(e.b, ']')

@@ -172,7 +172,7 @@ func TestParseEnvelope(t *testing.T) {
 }
 
 func TestReplies(t *testing.T) {
-	in := &Header{ToUserName: "gh_abc", FromUserName: "oUser", CreateTime: 1, MsgType: "text"}
+	in := &Header{ToUserName: "gh_abc", FromUserName: "oUser", CreateTime: 1, MsgType: "event", Event: "get_quota"}
 	for _, c := range []struct {
 		r    Reply
 		f    Format
@@ -182,10 +182,14 @@ func TestReplies(t *testing.T) {
 		{Success, FormatJSON, "success"},
 		{XPayOK, FormatJSON, `{"ErrCode":0,"ErrMsg":"success"}`},
 		{XPayOK, FormatXML, `<xml><ErrCode>0</ErrCode><ErrMsg><![CDATA[success]]></ErrMsg></xml>`},
-		{TransferCustomerService(""), FormatXML, `<xml><ToUserName><![CDATA[oUser]]></ToUserName><FromUserName><![CDATA[gh_abc]]></FromUserName><CreateTime>1713424427</CreateTime><MsgType><![CDATA[transfer_customer_service]]></MsgType></xml>`},
-		{TransferCustomerService(""), FormatJSON, `{"ToUserName":"oUser","FromUserName":"gh_abc","CreateTime":1713424427,"MsgType":"transfer_customer_service"}`},
-		{TransferCustomerService("kf2001@test"), FormatXML, `<xml><ToUserName><![CDATA[oUser]]></ToUserName><FromUserName><![CDATA[gh_abc]]></FromUserName><CreateTime>1713424427</CreateTime><MsgType><![CDATA[transfer_customer_service]]></MsgType><TransInfo><KfAccount><![CDATA[kf2001@test]]></KfAccount></TransInfo></xml>`},
-		{TransferCustomerService("kf2001@test"), FormatJSON, `{"ToUserName":"oUser","FromUserName":"gh_abc","CreateTime":1713424427,"MsgType":"transfer_customer_service","TransInfo":{"KfAccount":"kf2001@test"}}`},
+		{TransferCustomerService(), FormatXML, `<xml><ToUserName><![CDATA[oUser]]></ToUserName><FromUserName><![CDATA[gh_abc]]></FromUserName><CreateTime>1713424427</CreateTime><MsgType><![CDATA[transfer_customer_service]]></MsgType></xml>`},
+		{TransferCustomerService(), FormatJSON, `{"ToUserName":"oUser","FromUserName":"gh_abc","CreateTime":1713424427,"MsgType":"transfer_customer_service"}`},
+		{XPayIOSRefundAnswer(true, "建议退款", "未发货"), FormatJSON, `{"result_code":0,"result_info":"建议退款","evidence":"未发货"}`},
+		{XPayIOSRefundAnswer(false, "", "已发货并已使用"), FormatXML, `<xml><result_code>1</result_code><result_info></result_info><evidence><![CDATA[已发货并已使用]]></evidence></xml>`},
+		{ExpressResult(0, "ok", Field{"BizID", StringValue("biz")}, Field{"Quota", NumberValue("100.5")}), FormatJSON,
+			`{"ToUserName":"oUser","FromUserName":"gh_abc","CreateTime":1713424427,"MsgType":"event","Event":"get_quota","ResultCode":0,"ResultMsg":"ok","BizID":"biz","Quota":100.5}`},
+		{ExpressResult(-1, "余额不足"), FormatXML,
+			`<xml><ToUserName><![CDATA[oUser]]></ToUserName><FromUserName><![CDATA[gh_abc]]></FromUserName><CreateTime>1713424427</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[get_quota]]></Event><ResultCode>-1</ResultCode><ResultMsg><![CDATA[余额不足]]></ResultMsg></xml>`},
 	} {
 		got, err := c.r.AppendReply(nil, in, c.f, 1713424427)
 		if err != nil || string(got) != c.want {
@@ -193,27 +197,33 @@ func TestReplies(t *testing.T) {
 		}
 	}
 	// A transfer reply decodes as a generic push of its own kind.
-	b, _ := TransferCustomerService("kf").AppendReply(nil, in, FormatXML, 2)
+	b, _ := TransferCustomerService().AppendReply(nil, in, FormatXML, 2)
 	u := mustDecode(t, string(b), FormatXML).(*Unknown)
 	if u.ToUserName != "oUser" || u.FromUserName != "gh_abc" || u.MsgType != MsgTypeTransferCustomerService {
 		t.Errorf("%#v", u)
 	}
-	if _, err := TransferCustomerService("").AppendReply(nil, nil, FormatXML, 1); err == nil {
-		t.Error("nil header accepted")
+	for _, r := range []Reply{TransferCustomerService(), ExpressResult(0, "")} {
+		if _, err := r.AppendReply(nil, nil, FormatXML, 1); err == nil {
+			t.Errorf("%#v: nil header accepted", r)
+		}
 	}
-	if _, err := TransferCustomerService("x\x00").AppendReply(nil, in, FormatXML, 1); !errors.Is(err, ErrUnencodable) {
-		t.Errorf("bad kf: %v", err)
+	if _, err := ExpressResult(0, "x\x00").AppendReply(nil, in, FormatXML, 1); !errors.Is(err, ErrUnencodable) {
+		t.Errorf("bad ResultMsg: %v", err)
 	}
-	if _, err := XPayOK.AppendReply(nil, nil, 0, 1); err == nil {
-		t.Error("XPayOK with Format(0)")
+	if _, err := ExpressResult(0, "", Field{"bad name", StringValue("v")}).AppendReply(nil, in, FormatXML, 1); !errors.Is(err, ErrUnencodable) {
+		t.Errorf("bad field: %v", err)
 	}
-	if kf, ok := KfAccount(TransferCustomerService("k")); !ok || kf != "k" {
-		t.Error("KfAccount")
+	for _, ev := range []string{"", " \n"} {
+		if out, err := XPayIOSRefundAnswer(true, "x", ev).AppendReply([]byte("keep"), in, FormatJSON, 1); !errors.Is(err, ErrNoEvidence) || string(out) != "keep" {
+			t.Errorf("evidence %q: %q, %v", ev, out, err)
+		}
 	}
-	if _, ok := KfAccount(Success); ok {
-		t.Error("KfAccount(Success)")
+	for _, r := range []Reply{XPayOK, XPayIOSRefundAnswer(true, "", "e"), ExpressResult(0, ""), TransferCustomerService()} {
+		if _, err := r.AppendReply(nil, in, 0, 1); err == nil {
+			t.Errorf("%#v with Format(0)", r)
+		}
 	}
-	if !IsSuccess(nil) || !IsSuccess(Success) || IsSuccess(XPayOK) || IsSuccess(TransferCustomerService("")) {
+	if !IsSuccess(nil) || !IsSuccess(Success) || IsSuccess(XPayOK) || IsSuccess(TransferCustomerService()) || IsSuccess(ExpressResult(0, "")) {
 		t.Error("IsSuccess")
 	}
 }

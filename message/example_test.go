@@ -50,7 +50,7 @@ func ExampleTransferCustomerService() {
 	if err != nil {
 		panic(err)
 	}
-	reply := message.TransferCustomerService("")
+	reply := message.TransferCustomerService()
 	b, err := reply.AppendReply(nil, in.Head(), message.FormatJSON, 1714037060)
 	if err != nil {
 		panic(err)

@@ -108,6 +108,9 @@ func checkCodec(t *testing.T, p Push, f Format) {
 	if !reflect.DeepEqual(p, q) {
 		t.Fatalf("round trip mismatch\n got %#v\nwant %#v\nencoded: %q", q, p, b)
 	}
+	if p.DedupKey() != q.DedupKey() || p.DedupKey() == "" {
+		t.Fatalf("dedup key changed on a round trip: %q, %q", p.DedupKey(), q.DedupKey())
+	}
 	other := FormatJSON
 	if f == FormatJSON {
 		other = FormatXML

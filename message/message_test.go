@@ -1,6 +1,7 @@
 package message
 
 import (
+	"encoding/hex"
 	"errors"
 	"reflect"
 	"strings"
@@ -63,8 +64,35 @@ func samples() []sample {
 		RefundSuccTimestamp: 1700000021, WxpayRefundTransactionID: "50001", RetryTimes: 1}
 	complaint := &XPayComplaintNotify{Header: hdr("event", EventXPayComplaintNotify), OpenID: "oUser", WxOrderID: "wo1", MchOrderID: "mo1",
 		TransactionID: "42001", ComplaintID: "c1", ComplaintDetail: "not delivered", ComplaintTime: 1700000030, RetryTimes: 0, RequestID: "r1"}
-	iosq := &XPaySubscribeNotify{Header: hdr("event", EventXPaySubscribeIOSRefundQuery), RefundTime: "1700000040", OrderTime: "1700000000",
-		ChannelBill: "apple1", BundleID: "com.example", ProductID: "p1", PCount: "1", RefundRequestReason: "r", ProvideStatus: "1", PayOrderID: "po1"}
+	iosq := &XPayIOSRefundQuery{Header: hdr("event", EventXPaySubscribeIOSRefundQuery), RefundTime: "1700000040", OrderTime: "1700000000",
+		ChannelBill: "apple1", BundleID: "com.example", ProductID: "p1", PCount: "1", RefundRequestReason: "UNINTENDED_PURCHASE", ProvideStatus: "1",
+		ConsumptionStatus: "0", ServiceType: "unipdt", PayOrderID: "po1"}
+	path := &AddExpressPath{Header: hdr("event", EventAddExpressPath), DeliveryID: "SF", WayBillID: "SF123", Version: 3, Count: 2,
+		Actions: []ExpressAction{{ActionTime: 1700000001, ActionType: 100001, ActionMsg: "已揽件"}, {ActionTime: 1700000002, ActionType: 200001}}}
+	const pathJSON = `,"DeliveryID":"SF","WayBillId":"SF123","Version":3,"Count":2,"Actions":[{"ActionTime":1700000001,"ActionType":100001,"ActionMsg":"已揽件"},{"ActionTime":1700000002,"ActionType":200001}]`
+	const pathXML = `<DeliveryID><![CDATA[SF]]></DeliveryID><WayBillId><![CDATA[SF123]]></WayBillId><Version>3</Version><Count>2</Count><Actions><ActionTime>1700000001</ActionTime><ActionType>100001</ActionType><ActionMsg><![CDATA[已揽件]]></ActionMsg></Actions><Actions><ActionTime>1700000002</ActionTime><ActionType>200001</ActionType></Actions>`
+	complaintCB := &ComplaintCallback{Header: hdr("event", EventComplaintCallback), Info: ComplaintInfo{AppID: "wxapp", OptionType: 1, ComplaintOrderID: "cp1",
+		Status: 201, CreateTime: 1700000050, ExpireTime: 1700172850, Type: 3, OrderID: "42001", OutTradeNo: "OT9", PhoneNumber: "13800000000", OpenID: "oUser",
+		CustomerContent: "没收到货", CustomerMediaIDList: "m1", PayTime: 1700000000, TotalCost: 990, ProductName: "T恤",
+		History: []ComplaintHistory{{Time: 1700000050, Content: "发起投诉"}, {Time: 1700000060, Content: "商家回应", MediaIDList: "m2"}}}}
+	const complaintXML = `<BussiCallBackInfo><appid>wxapp</appid><option_type>1</option_type><complaint_order_id>cp1</complaint_order_id><status>201</status><create_time>1700000050</create_time><expire_time>1700172850</expire_time><type>3</type><order_id>42001</order_id><out_trade_no>OT9</out_trade_no><phone_number>13800000000</phone_number><open_id>oUser</open_id><customer_material_content>没收到货</customer_material_content><customer_material_media_id_list>m1</customer_material_media_id_list><pay_time>1700000000</pay_time><total_cost>990</total_cost><product_name>T恤</product_name><history><time>1700000050</time><content>发起投诉</content></history><history><time>1700000060</time><content>商家回应</content><media_id_list>m2</media_id_list></history></BussiCallBackInfo>`
+	const complaintJSON = `,"BussiCallBackInfo":{"appid":"wxapp","option_type":1,"complaint_order_id":"cp1","status":201,"create_time":1700000050,"expire_time":1700172850,"type":3,"order_id":"42001","out_trade_no":"OT9","phone_number":"13800000000","open_id":"oUser","customer_material_content":"没收到货","customer_material_media_id_list":"m1","pay_time":1700000000,"total_cost":990,"product_name":"T恤","history":[{"time":1700000050,"content":"发起投诉"},{"time":1700000060,"content":"商家回应","media_id_list":"m2"}]}`
+	contact := func(name string) ExpressContact {
+		return ExpressContact{Name: name, Mobile: "13800000000", Country: "中国", Province: "广东省", City: "广州市", Area: "海珠区", Address: "XX路1号"}
+	}
+	addWaybill := &ExpressAddWaybill{Header: hdr("event", EventExpressAddWaybill), Token: "tok1", OrderID: "o1", BizID: "biz", BizPwd: "pwd", ShopAppID: "wxshop",
+		WayBillID: "0", Remark: "易碎物品", Sender: contact("张三"), Receiver: contact("李四"),
+		Cargo:   ExpressCargo{Weight: "1.2", SpaceX: "20", SpaceY: "15.5", SpaceZ: "10", Count: 1, DetailList: []ExpressCargoItem{{Name: "T恤", Count: 2}}},
+		Insured: ExpressInsurance{UseInsured: 1, InsuredValue: 10000}, Service: ExpressService{ServiceType: 0, ServiceName: "标准快递"}}
+	const contactJSON = `"Mobile":"13800000000","Country":"中国","Province":"广东省","City":"广州市","Area":"海珠区","Address":"XX路1号"}`
+	const addWaybillJSON = `,"Token":"tok1","OrderID":"o1","BizID":"biz","BizPwd":"pwd","ShopAppID":"wxshop","WayBillID":"0","Remark":"易碎物品",` +
+		`"Sender":{"Name":"张三",` + contactJSON + `,"Receiver":{"Name":"李四",` + contactJSON +
+		`,"Cargo":{"Weight":1.2,"Space_X":20,"Space_Y":15.5,"Space_Z":10,"Count":1,"DetailList":[{"Name":"T恤","Count":2}]},"Insured":{"UseInsured":1,"InsuredValue":10000},"Service":{"ServiceType":0,"ServiceName":"标准快递"}`
+	const contactXML = `<Mobile>13800000000</Mobile><Country>中国</Country><Province>广东省</Province><City>广州市</City><Area>海珠区</Area><Address>XX路1号</Address>`
+	const addWaybillXML = `<Token>tok1</Token><OrderID>o1</OrderID><BizID>biz</BizID><BizPwd>pwd</BizPwd><ShopAppID>wxshop</ShopAppID><WayBillID>0</WayBillID><Remark>易碎物品</Remark>` +
+		`<Sender><Name>张三</Name>` + contactXML + `</Sender><Receiver><Name>李四</Name>` + contactXML + `</Receiver>` +
+		`<Cargo><Weight>1.2</Weight><Space_X>20</Space_X><Space_Y>15.5</Space_Y><Space_Z>10</Space_Z><Count>1</Count><DetailList><Name>T恤</Name><Count>2</Count></DetailList></Cargo>` +
+		`<Insured><UseInsured>1</UseInsured><InsuredValue>10000</InsuredValue></Insured><Service><ServiceType>0</ServiceType><ServiceName>标准快递</ServiceName></Service>`
 
 	return []sample{
 		{"spec text xml", FormatXML, specTextXML, &Text{Header: Header{ToUserName: "toUser", FromUserName: "fromUser", CreateTime: 1482048670, MsgType: "text"}, Content: "this is a test", MsgID: "1234567890123456"}},
@@ -134,21 +162,34 @@ func samples() []sample {
 		{"xpay refund xml", FormatXML, xev("xpay_refund_notify", `<OpenId>oUser</OpenId><WxRefundId>wr1</WxRefundId><MchRefundId>mr1</MchRefundId><WxOrderId>wo1</WxOrderId><MchOrderId>mo1</MchOrderId><RefundFee>90</RefundFee><RetCode>0</RetCode><RetMsg>ok</RetMsg><RefundStartTimestamp>1700000020</RefundStartTimestamp><RefundSuccTimestamp>1700000021</RefundSuccTimestamp><WxpayRefundTransactionId>50001</WxpayRefundTransactionId><RetryTimes>1</RetryTimes>`), refund},
 		{"xpay complaint json", FormatJSON, jev("xpay_complaint_notify", `,"OpenId":"oUser","WxOrderId":"wo1","MchOrderId":"mo1","TransactionId":"42001","ComplaintId":"c1","ComplaintDetail":"not delivered","ComplaintTime":1700000030,"RetryTimes":0,"RequestId":"r1"`), complaint},
 		{"xpay complaint xml", FormatXML, xev("xpay_complaint_notify", `<OpenId>oUser</OpenId><WxOrderId>wo1</WxOrderId><MchOrderId>mo1</MchOrderId><TransactionId>42001</TransactionId><ComplaintId>c1</ComplaintId><ComplaintDetail>not delivered</ComplaintDetail><ComplaintTime>1700000030</ComplaintTime><RetryTimes>0</RetryTimes><RequestId>r1</RequestId>`), complaint},
-		{"xpay ios refund query json", FormatJSON, jev("xpay_subscribe_ios_refund_query_notify", `,"refund_time":"1700000040","order_time":"1700000000","channel_bill":"apple1","bundleid":"com.example","product_id":"p1","p_count":"1","refund_request_reason":"r","provide_status":"1","pay_order_id":"po1"`), iosq},
-		{"xpay ios refund query xml", FormatXML, xev("xpay_subscribe_ios_refund_query_notify", `<refund_time>1700000040</refund_time><order_time>1700000000</order_time><channel_bill>apple1</channel_bill><bundleid>com.example</bundleid><product_id>p1</product_id><p_count>1</p_count><refund_request_reason>r</refund_request_reason><provide_status>1</provide_status><pay_order_id>po1</pay_order_id>`), iosq},
+		// The field set of a real inquiry posted on the developer forum.
+		{"xpay ios refund query json", FormatJSON, jev("xpay_subscribe_ios_refund_query_notify", `,"bundleid":"com.example","channel_bill":"apple1","consumption_status":"0","order_time":"1700000000","p_count":"1","pay_order_id":"po1","product_id":"p1","provide_status":"1","refund_request_reason":"UNINTENDED_PURCHASE","refund_time":"1700000040","service_type":"unipdt"`), iosq},
+		{"xpay ios refund query xml", FormatXML, xev("xpay_subscribe_ios_refund_query_notify", `<refund_time>1700000040</refund_time><order_time>1700000000</order_time><channel_bill>apple1</channel_bill><bundleid>com.example</bundleid><product_id>p1</product_id><p_count>1</p_count><refund_request_reason>UNINTENDED_PURCHASE</refund_request_reason><provide_status>1</provide_status><consumption_status>0</consumption_status><service_type>unipdt</service_type><pay_order_id>po1</pay_order_id>`), iosq},
 		{"xpay signing result json", FormatJSON, jev("xpay_subscribe_signing_result_notify", `,"OpenId":"oUser","OutTradeNo":"s1","SignStatus":1`),
 			&XPaySubscribeNotify{Header: withExtra(hdr("event", EventXPaySubscribeSigningResult), Field{"SignStatus", NumberValue("1")}), OpenID: "oUser", OutTradeNo: "s1"}},
 		{"xpay pay fail xml", FormatXML, xev("xpay_subscribe_pay_fail_notify", `<OpenId>oUser</OpenId><OutTradeNo>s2</OutTradeNo>`),
 			&XPaySubscribeNotify{Header: hdr("event", EventXPaySubscribePayFail), OpenID: "oUser", OutTradeNo: "s2"}},
-		{"unknown event json", FormatJSON, jev("add_express_path", `,"DeliveryID":"SF","Actions":[{"ActionTime":1,"ActionType":100001,"ActionMsg":"picked"},{"ActionTime":2}],"Count":2,"Ok":true,"None":null`),
-			&Unknown{Header: hdr("event", "add_express_path"), Fields: []Field{
+		{"add_express_path json", FormatJSON, jev("add_express_path", pathJSON), path},
+		{"add_express_path xml", FormatXML, xev("add_express_path", pathXML), path},
+		{"complaint_callback xml", FormatXML, xev("complaint_callback", complaintXML), complaintCB},
+		{"complaint_callback json", FormatJSON, jev("complaint_callback", complaintJSON), complaintCB},
+		{"add_waybill json", FormatJSON, jev("add_waybill", addWaybillJSON), addWaybill},
+		{"add_waybill xml", FormatXML, xev("add_waybill", addWaybillXML), addWaybill},
+		{"cancel_waybill xml", FormatXML, xev("cancel_waybill", `<OrderID>o1</OrderID><BizID>biz</BizID><BizPwd>pwd</BizPwd><ShopAppID>wxshop</ShopAppID><WayBillID>w1</WayBillID>`),
+			&ExpressCancelWaybill{Header: hdr("event", EventExpressCancelWaybill), OrderID: "o1", BizID: "biz", BizPwd: "pwd", ShopAppID: "wxshop", WayBillID: "w1"}},
+		{"get_quota json", FormatJSON, jev("get_quota", `,"BizID":"biz","BizPwd":"pwd","ShopAppID":"wxshop"`),
+			&ExpressBusiness{Header: hdr("event", EventExpressGetQuota), BizID: "biz", BizPwd: "pwd", ShopAppID: "wxshop"}},
+		{"check_biz xml", FormatXML, xev("check_biz", `<BizID>biz</BizID><BizPwd>pwd</BizPwd><ShopAppID>wxshop</ShopAppID><ShopName>店</ShopName><ShopTelphone>020</ShopTelphone><ShopContact>王</ShopContact><ServiceName>标快</ServiceName><SenderAddress>广州</SenderAddress>`),
+			&ExpressBusiness{Header: hdr("event", EventExpressCheckBiz), BizID: "biz", BizPwd: "pwd", ShopAppID: "wxshop", ShopName: "店", ShopTelphone: "020", ShopContact: "王", ServiceName: "标快", SenderAddress: "广州"}},
+		{"unknown event json", FormatJSON, jev("secvod_upload_event", `,"DeliveryID":"SF","Actions":[{"ActionTime":1,"ActionType":100001,"ActionMsg":"picked"},{"ActionTime":2}],"Count":2,"Ok":true,"None":null`),
+			&Unknown{Header: hdr("event", "secvod_upload_event"), Fields: []Field{
 				{"DeliveryID", StringValue("SF")},
 				{"Actions", ArrayValue(
 					ObjectValue(Field{"ActionTime", NumberValue("1")}, Field{"ActionType", NumberValue("100001")}, Field{"ActionMsg", StringValue("picked")}),
 					ObjectValue(Field{"ActionTime", NumberValue("2")}))},
 				{"Count", NumberValue("2")}, {"Ok", BoolValue(true)}, {"None", NullValue()}}}},
-		{"unknown event xml", FormatXML, xev("add_express_path", `<DeliveryID>SF</DeliveryID><Actions><ActionTime>1</ActionTime><ActionMsg><![CDATA[picked]]></ActionMsg></Actions><Actions><ActionTime>2</ActionTime></Actions><Count>2</Count>`),
-			&Unknown{Header: hdr("event", "add_express_path"), Fields: []Field{
+		{"unknown event xml", FormatXML, xev("secvod_upload_event", `<DeliveryID>SF</DeliveryID><Actions><ActionTime>1</ActionTime><ActionMsg><![CDATA[picked]]></ActionMsg></Actions><Actions><ActionTime>2</ActionTime></Actions><Count>2</Count>`),
+			&Unknown{Header: hdr("event", "secvod_upload_event"), Fields: []Field{
 				{"DeliveryID", StringValue("SF")},
 				{"Actions", ObjectValue(Field{"ActionTime", StringValue("1")}, Field{"ActionMsg", StringValue("picked")})},
 				{"Actions", ObjectValue(Field{"ActionTime", StringValue("2")})},
@@ -443,8 +484,18 @@ func TestFormat(t *testing.T) {
 
 func TestKinds(t *testing.T) {
 	types := Types()
-	if len(types) != 22 {
+	if len(types) != 28 {
 		t.Errorf("Types() has %d kinds", len(types))
+	}
+	for _, e := range []string{EventUserEnterTempSession, EventSubscribeMsgPopup, EventSubscribeMsgChange, EventSubscribeMsgSent, EventMediaCheck,
+		EventUserInfoModified, EventUserAuthorizationRevoke, EventUserAuthorizationCancellation, EventTradeManageRemindAccessAPI,
+		EventTradeManageRemindShipping, EventTradeManageOrderSettlement, EventXPayGoodsDeliverNotify, EventXPayCoinPayNotify,
+		EventXPayRefundNotify, EventXPayComplaintNotify, EventXPaySubscribeSigningResult, EventXPaySubscribePayFail,
+		EventXPaySubscribeIOSRefundQuery, EventDebugDemo, EventAddExpressPath, EventComplaintCallback, EventExpressAddWaybill,
+		EventExpressCancelWaybill, EventExpressGetQuota, EventExpressCheckBiz} {
+		if newTyped(Kind{MsgType: MsgTypeEvent, Event: e}) == nil {
+			t.Errorf("event %s has no typed model", e)
+		}
 	}
 	seen := map[Kind]bool{}
 	for i, k := range types {
@@ -489,9 +540,48 @@ func TestKinds(t *testing.T) {
 	}
 }
 
+// digestOf is the digest key p must have.
+func digestOf(p Push) string {
+	h := p.Head()
+	ev := h.Event
+	if ev == "" {
+		ev = h.MsgType
+	}
+	sum := digest(p)
+	return "ev:" + h.FromUserName + ":" + itoa(h.CreateTime) + ":" + ev + ":" + hex.EncodeToString(sum[:16])
+}
+
 func TestDedupKeys(t *testing.T) {
 	h := Header{FromUserName: "oU", CreateTime: 1700000000, MsgType: "event"}
 	ev := func(e string) Header { x := h; x.Event = e; return x }
+	digested := []Push{
+		&Text{Header: Header{FromUserName: "oU", CreateTime: 5, MsgType: "text"}},
+		&UserEnterTempSession{Header: ev("user_enter_tempsession")},
+		&DebugDemo{Header: ev("debug_demo")},
+		&SubscribeMsgPopupEvent{Header: ev("subscribe_msg_popup_event")},
+		&SubscribeMsgChangeEvent{Header: ev("subscribe_msg_change_event")},
+		&SubscribeMsgSentEvent{Header: ev("subscribe_msg_sent_event"), List: []SubscribeSentItem{{}}},
+		&SubscribeMsgSentEvent{Header: ev("subscribe_msg_sent_event"), List: []SubscribeSentItem{{MsgID: "1"}, {}}},
+		&MediaCheck{Header: ev("wxa_media_check")},
+		&UserInfoModified{Header: ev("user_info_modified")},
+		&UserAuthorizationRevoke{Header: ev("user_authorization_revoke")},
+		&UserAuthorizationCancellation{Header: ev("user_authorization_cancellation")},
+		&TradeManage{Header: ev("trade_manage_remind_shipping"), TransactionID: "42"},
+		&TradeManage{Header: ev("trade_manage_order_settlement")},
+		&XPaySubscribeNotify{Header: ev("xpay_subscribe_pay_fail_notify"), OutTradeNo: "s"},
+		&XPayIOSRefundQuery{Header: ev("xpay_subscribe_ios_refund_query_notify"), PayOrderID: "po"},
+		&AddExpressPath{Header: ev("add_express_path"), DeliveryID: "SF"},
+		&ComplaintCallback{Header: ev("complaint_callback"), Info: ComplaintInfo{ComplaintOrderID: "c"}},
+		&ExpressAddWaybill{Header: ev("add_waybill"), OrderID: "o"},
+		&ExpressBusiness{Header: ev("get_quota"), BizID: "b"},
+		&Unknown{Header: ev("secvod_upload_event")},
+	}
+	for _, p := range digested {
+		got := p.DedupKey()
+		if want := digestOf(p); got != want || len(got) != len(want) || !strings.HasPrefix(got, "ev:oU:") {
+			t.Errorf("%T.DedupKey() = %q, want %q", p, got, want)
+		}
+	}
 	for _, c := range []struct {
 		p    Push
 		want string
@@ -499,28 +589,18 @@ func TestDedupKeys(t *testing.T) {
 		{&Text{Header: Header{MsgType: "text"}, MsgID: "123"}, "msg:123"},
 		{&Image{MsgID: "9"}, "msg:9"},
 		{&MiniProgramPage{MsgID: "x_1"}, "msg:x_1"},
-		{&Text{Header: Header{FromUserName: "oU", CreateTime: 5, MsgType: "text"}}, "ev:oU:5:text"},
-		{&UserEnterTempSession{Header: ev("user_enter_tempsession")}, "ev:oU:1700000000:user_enter_tempsession"},
-		{&DebugDemo{Header: ev("debug_demo")}, "ev:oU:1700000000:debug_demo"},
-		{&SubscribeMsgPopupEvent{Header: ev("subscribe_msg_popup_event")}, "ev:oU:1700000000:subscribe_msg_popup_event"},
-		{&SubscribeMsgChangeEvent{Header: ev("subscribe_msg_change_event")}, "ev:oU:1700000000:subscribe_msg_change_event"},
 		{&SubscribeMsgSentEvent{Header: ev("subscribe_msg_sent_event"), List: []SubscribeSentItem{{MsgID: "1"}, {MsgID: "2"}}}, "biz:subscribe_msg_sent_event:1,2"},
-		{&SubscribeMsgSentEvent{Header: ev("subscribe_msg_sent_event"), List: []SubscribeSentItem{{}}}, "ev:oU:1700000000:subscribe_msg_sent_event"},
 		{&MediaCheck{Header: ev("wxa_media_check"), TraceID: "tr"}, "biz:wxa_media_check:tr"},
-		{&MediaCheck{Header: ev("wxa_media_check")}, "ev:oU:1700000000:wxa_media_check"},
-		{&UserInfoModified{Header: ev("user_info_modified")}, "ev:oU:1700000000:user_info_modified"},
-		{&UserAuthorizationRevoke{Header: ev("user_authorization_revoke")}, "ev:oU:1700000000:user_authorization_revoke"},
-		{&UserAuthorizationCancellation{Header: ev("user_authorization_cancellation")}, "ev:oU:1700000000:user_authorization_cancellation"},
-		{&TradeManage{Header: ev("trade_manage_remind_shipping")}, "ev:oU:1700000000:trade_manage_remind_shipping"},
+		{&TradeManage{Header: ev("trade_manage_order_settlement"), TransactionID: "42", ShippedTime: 1}, "biz:trade_manage_order_settlement:42:shipped"},
+		{&TradeManage{Header: ev("trade_manage_order_settlement"), MerchantTradeNo: "T1", SettlementTime: 2}, "biz:trade_manage_order_settlement:T1:settled"},
 		{&XPayGoodsDeliverNotify{Header: ev("xpay_goods_deliver_notify"), OutTradeNo: "o1"}, "biz:xpay_goods_deliver_notify:o1"},
 		{&XPayCoinPayNotify{Header: ev("xpay_coin_pay_notify"), OutTradeNo: "o2"}, "biz:xpay_coin_pay_notify:o2"},
 		{&XPayRefundNotify{Header: ev("xpay_refund_notify"), MchRefundID: "mr", WxRefundID: "wr"}, "biz:xpay_refund_notify:mr"},
 		{&XPayRefundNotify{Header: ev("xpay_refund_notify"), WxRefundID: "wr"}, "biz:xpay_refund_notify:wr"},
 		{&XPayComplaintNotify{Header: ev("xpay_complaint_notify"), ComplaintID: "c"}, "biz:xpay_complaint_notify:c"},
-		{&XPaySubscribeNotify{Header: ev("xpay_subscribe_pay_fail_notify"), OutTradeNo: "s"}, "biz:xpay_subscribe_pay_fail_notify:s"},
-		{&XPaySubscribeNotify{Header: ev("xpay_subscribe_ios_refund_query_notify"), PayOrderID: "po"}, "biz:xpay_subscribe_ios_refund_query_notify:po"},
-		{&XPaySubscribeNotify{Header: ev("xpay_subscribe_pay_fail_notify")}, "ev:oU:1700000000:xpay_subscribe_pay_fail_notify"},
-		{&Unknown{Header: ev("add_express_path")}, "ev:oU:1700000000:add_express_path"},
+		{&XPayIOSRefundQuery{Header: ev("xpay_subscribe_ios_refund_query_notify"), PayOrderID: "po", RefundTime: "17"}, "biz:xpay_subscribe_ios_refund_query_notify:po:17"},
+		{&XPayIOSRefundQuery{Header: ev("xpay_subscribe_ios_refund_query_notify"), OutTradeNo: "ot", RefundTime: "17"}, "biz:xpay_subscribe_ios_refund_query_notify:ot:17"},
+		{&AddExpressPath{Header: ev("add_express_path"), DeliveryID: "SF", WayBillID: "W1", Version: 0}, "biz:add_express_path:SF:W1:0"},
 		{&Unknown{Header: Header{MsgType: "voice"}, Fields: []Field{{"MsgId", NumberValue("77")}}}, "msg:77"},
 	} {
 		if got := c.p.DedupKey(); got != c.want {
@@ -533,6 +613,66 @@ func TestDedupKeys(t *testing.T) {
 	c, _ := Decode([]byte(v6TextXML), FormatXML)
 	if a.DedupKey() != b.DedupKey() || a.DedupKey() == c.DedupKey() {
 		t.Error("dedup keys of retries")
+	}
+}
+
+// TestDedupDistinctEvents: the two real cases that the old key (From,
+// CreateTime, Event) collapsed, so the second push was never handled. Each
+// must keep its own key, while a retry (the same bytes) shares it.
+func TestDedupDistinctEvents(t *testing.T) {
+	const head = `"ToUserName":"gh_abc","FromUserName":"oUser","CreateTime":1700000000,"MsgType":"event",`
+	pairs := [][2]string{
+		{`{` + head + `"Event":"trade_manage_order_settlement","transaction_id":"4200001","merchant_id":"1600","merchant_trade_no":"T1","pay_time":1699990000,"shipped_time":1699999000,"estimated_settlement_time":1700600000}`,
+			`{` + head + `"Event":"trade_manage_order_settlement","transaction_id":"4200002","merchant_id":"1600","merchant_trade_no":"T2","pay_time":1699990000,"shipped_time":1699999000,"estimated_settlement_time":1700600000}`},
+		{`<xml><ToUserName>gh_abc</ToUserName><FromUserName>oUser</FromUserName><CreateTime>1700000000</CreateTime><MsgType>event</MsgType><Event>subscribe_msg_popup_event</Event><SubscribeMsgPopupEvent><List><TemplateId>tplA</TemplateId><SubscribeStatusString>accept</SubscribeStatusString><PopupScene>0</PopupScene></List></SubscribeMsgPopupEvent></xml>`,
+			`<xml><ToUserName>gh_abc</ToUserName><FromUserName>oUser</FromUserName><CreateTime>1700000000</CreateTime><MsgType>event</MsgType><Event>subscribe_msg_popup_event</Event><SubscribeMsgPopupEvent><List><TemplateId>tplB</TemplateId><SubscribeStatusString>accept</SubscribeStatusString><PopupScene>0</PopupScene></List></SubscribeMsgPopupEvent></xml>`},
+		// The shipping and the settlement push of one order.
+		{`{` + head + `"Event":"trade_manage_order_settlement","transaction_id":"4200001","shipped_time":1699999000,"estimated_settlement_time":1700600000}`,
+			`{` + head + `"Event":"trade_manage_order_settlement","transaction_id":"4200001","shipped_time":1699999000,"confirm_receive_method":1,"confirm_receive_time":1700000000,"settlement_time":1700000000}`},
+		{`{` + head + `"Event":"user_enter_tempsession","SessionFrom":"a"}`, `{` + head + `"Event":"user_enter_tempsession","SessionFrom":"b"}`},
+		{`{` + head + `"Event":"complaint_callback","BussiCallBackInfo":{"complaint_order_id":"c1","status":201}}`,
+			`{` + head + `"Event":"complaint_callback","BussiCallBackInfo":{"complaint_order_id":"c1","status":202}}`},
+		{`{` + head + `"Event":"get_quota","BizID":"b1"}`, `{` + head + `"Event":"get_quota","BizID":"b2"}`},
+		{`{` + head + `"Event":"secvod_upload_event","upload_event":{"media_id":1}}`, `{` + head + `"Event":"secvod_upload_event","upload_event":{"media_id":2}}`},
+	}
+	for _, pr := range pairs {
+		f, _ := DetectFormat([]byte(pr[0]))
+		p1, p1again, p2 := mustDecode(t, pr[0], f), mustDecode(t, pr[0], f), mustDecode(t, pr[1], f)
+		if p1.DedupKey() != p1again.DedupKey() {
+			t.Errorf("a retry of %s gets another key", pr[0])
+		}
+		if p1.DedupKey() == p2.DedupKey() {
+			t.Errorf("two distinct pushes share the key %q:\n%s\n%s", p1.DedupKey(), pr[0], pr[1])
+		}
+	}
+}
+
+// TestDigestCanonical: the digest does not depend on member order, on a
+// number being sent as a string, nor on which Go type models the push.
+func TestDigestCanonical(t *testing.T) {
+	const head = `"ToUserName":"gh_abc","FromUserName":"oUser","CreateTime":1700000000,"MsgType":"event","Event":"subscribe_msg_popup_event"`
+	a := mustDecode(t, `{`+head+`,"List":{"TemplateId":"t","SubscribeStatusString":"accept","PopupScene":2}}`, FormatJSON)
+	b := mustDecode(t, `{"List":{"PopupScene":"2","SubscribeStatusString":"accept","TemplateId":"t"},`+head+`}`, FormatJSON)
+	if a.DedupKey() != b.DedupKey() {
+		t.Errorf("member order or number form changed the key: %s, %s", a.DedupKey(), b.DedupKey())
+	}
+	d := &DebugDemo{Header: Header{ToUserName: "gh", FromUserName: "oU", CreateTime: 1, MsgType: "event", Event: "debug_demo"}, DebugStr: "x"}
+	u := &Unknown{Header: d.Header, Fields: []Field{{"debug_str", StringValue("x")}}}
+	if d.DedupKey() != u.DedupKey() {
+		t.Errorf("typed %s, unknown %s", d.DedupKey(), u.DedupKey())
+	}
+	// A one-character change anywhere changes the key, nested ones too.
+	c := mustDecode(t, `{`+head+`,"List":{"TemplateId":"t","SubscribeStatusString":"accept","PopupScene":3}}`, FormatJSON)
+	x := mustDecode(t, `{`+head+`,"List":{"TemplateId":"t","SubscribeStatusString":"accept","PopupScene":2},"X":{"y":[1]}}`, FormatJSON)
+	y := mustDecode(t, `{`+head+`,"List":{"TemplateId":"t","SubscribeStatusString":"accept","PopupScene":2},"X":{"y":[2]}}`, FormatJSON)
+	if c.DedupKey() == a.DedupKey() || x.DedupKey() == y.DedupKey() || x.DedupKey() == a.DedupKey() {
+		t.Error("different pushes share a key")
+	}
+	// Path segments cannot be confused by names containing separators.
+	p := &Unknown{Header: Header{MsgType: "x"}, Fields: []Field{{"a", ObjectValue(Field{"b", StringValue("1")})}}}
+	q := &Unknown{Header: Header{MsgType: "x"}, Fields: []Field{{"a\x01b", StringValue("1")}}}
+	if p.DedupKey() == q.DedupKey() {
+		t.Error("nested and flat names collide")
 	}
 }
 

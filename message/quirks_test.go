@@ -277,3 +277,40 @@ func TestEmptyObjectBeforeObject(t *testing.T) {
 		t.Errorf("filled then null: round trip via %s", b)
 	}
 }
+
+// TestNumberAndNestedZero: Number keeps the text it was sent as and is a
+// bare JSON number only when it is one; a nested object whose only content
+// is an empty list is omitted like any zero object.
+func TestNumberAndNestedZero(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"MsgType":"event","Event":"add_waybill","Cargo":{"Weight":1.5e0}}`:   `"Cargo":{"Weight":1.5e0,`,
+		`{"MsgType":"event","Event":"add_waybill","Cargo":{"Weight":"2.50"}}`:  `"Cargo":{"Weight":2.50,`,
+		`{"MsgType":"event","Event":"add_waybill","Cargo":{"Weight":"about"}}`: `"Cargo":{"Weight":"about",`,
+		`{"MsgType":"event","Event":"add_waybill","Cargo":{"Weight":" 1"}}`:    `"Cargo":{"Weight":" 1",`,
+	} {
+		p := mustDecode(t, body, FormatJSON)
+		for _, f := range []Format{FormatJSON, FormatXML} {
+			b, err := Encode(p, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if f == FormatJSON && !strings.Contains(string(b), want) {
+				t.Errorf("%s encoded as %s, want %s", body, b, want)
+			}
+			if q := mustDecode(t, string(b), f); !reflect.DeepEqual(typedView(p), typedView(q)) {
+				t.Errorf("%v round trip of %s via %s", f, body, b)
+			}
+		}
+	}
+	c := &ComplaintCallback{Info: ComplaintInfo{History: []ComplaintHistory{}}}
+	for _, f := range []Format{FormatJSON, FormatXML} {
+		b, err := Encode(c, f)
+		if err != nil || strings.Contains(string(b), "BussiCallBackInfo") {
+			t.Errorf("%v: empty info written: %s %v", f, b, err)
+		}
+	}
+	c.Info.History = append(c.Info.History, ComplaintHistory{Content: "x"})
+	if b, _ := Encode(c, FormatXML); !strings.Contains(string(b), "<history><time>0</time><content><![CDATA[x]]></content><media_id_list></media_id_list></history></BussiCallBackInfo>") {
+		t.Errorf("nested list: %s", b)
+	}
+}

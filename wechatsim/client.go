@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -40,11 +42,15 @@ func ParseMode(s string) (Mode, error) { return message.ParseMode(s) }
 
 // Defaults of a ClientConfig's zero fields.
 const (
-	// DefaultPushTimeout is how long WeChat waits for an answer.
-	DefaultPushTimeout = 5 * time.Second
+	// DefaultPushTimeout is how long WeChat waits for an answer to most
+	// pushes (message.ReplyDeadline gives each push's).
+	DefaultPushTimeout = message.DefaultReplyDeadline
 	// DefaultDeliveries is how many times WeChat delivers a push that gets
 	// no answer: the original and two retries.
 	DefaultDeliveries = 3
+	// DefaultIOSRefundInquiries is how many times WeChat asks an iOS refund
+	// inquiry that gets no answer within its 3 s.
+	DefaultIOSRefundInquiries = 3
 	// DefaultConcurrency sizes the connection pool when
 	// ClientConfig.Concurrency is zero.
 	DefaultConcurrency = 8
@@ -81,15 +87,29 @@ type ClientConfig struct {
 	Format message.Format
 
 	// Timeout bounds each delivery, from sending the request to reading
-	// the whole answer; DefaultPushTimeout (5 s) when zero.
+	// the whole answer; when zero, WeChat's deadline for the push
+	// (message.ReplyDeadline: 5 s, 3 s for the iOS refund inquiry) and
+	// DefaultPushTimeout for Verify.
 	Timeout time.Duration
-	// Deliveries is how many times a push is delivered when it gets no
-	// answer, a transport error or a status other than 200;
-	// DefaultDeliveries (3) when zero.
+	// Deliveries caps how many times a push is delivered. When zero,
+	// WeChat's own count: DefaultDeliveries (3) for most pushes, which are
+	// delivered again only after no answer, a transport error or a status
+	// other than 200; 1+len(XPaySchedule) for xpay_* notifications, which
+	// are delivered again until acknowledged with {"ErrCode":0,...}
+	// ("success" is not an acknowledgement); DefaultIOSRefundInquiries for
+	// the iOS refund inquiry, asked again until answered.
 	Deliveries int
-	// RetryDelay is the pause between deliveries (WeChat does not document
-	// it); none when zero.
+	// RetryDelay is the pause between deliveries of pushes other than xpay
+	// notifications (WeChat does not document it); none when zero.
 	RetryDelay time.Duration
+	// XPaySchedule holds the pauses before each redelivery of an xpay
+	// notification; DefaultXPaySchedule() (15 s, 15 s, 30 s, … 6 h) when
+	// nil. A redelivery past its end waits its last pause.
+	XPaySchedule []time.Duration
+	// TimeScale multiplies every pause between deliveries (RetryDelay and
+	// XPaySchedule), so that tests and demos play WeChat's schedules fast:
+	// 0.001 plays the 24-hour xpay schedule in 87 s. 1 when zero.
+	TimeScale float64
 
 	// Clock gives CreateTime and the timestamps; SystemClock when nil (or
 	// the World's clock when World is set).
@@ -129,9 +149,12 @@ type Client struct {
 	origID   string
 	mode     Mode
 	format   message.Format
-	timeout  time.Duration
-	tries    int
+	timeout  time.Duration // Verify's
+	pushTO   time.Duration // 0: per push
+	tries    int           // 0: WeChat's count
 	delay    time.Duration
+	xpay     []time.Duration
+	scale    float64
 	clock    Clock
 	world    *World
 	openID   string
@@ -147,8 +170,9 @@ type Client struct {
 func NewClient(cfg ClientConfig) (*Client, error) {
 	c := &Client{
 		handler: cfg.Handler, path: cfg.Path, appID: cfg.AppID, token: cfg.Token,
-		origID: cfg.OriginalID, mode: cfg.Mode, format: cfg.Format, timeout: cfg.Timeout,
-		tries: cfg.Deliveries, delay: cfg.RetryDelay, clock: cfg.Clock, world: cfg.World,
+		origID: cfg.OriginalID, mode: cfg.Mode, format: cfg.Format, timeout: cfg.Timeout, pushTO: cfg.Timeout,
+		tries: cfg.Deliveries, delay: cfg.RetryDelay, xpay: slices.Clone(cfg.XPaySchedule), scale: cfg.TimeScale,
+		clock: cfg.Clock, world: cfg.World,
 		openID: cfg.OpenID, hc: cfg.HTTPClient, lastEv: map[string]int64{}, prefix: randomString(5),
 	}
 	switch {
@@ -158,6 +182,19 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		return nil, errors.New("wechatsim: ClientConfig.Token is required")
 	case cfg.Timeout < 0 || cfg.Deliveries < 0 || cfg.RetryDelay < 0 || cfg.Concurrency < 0:
 		return nil, errors.New("wechatsim: Timeout, Deliveries, RetryDelay and Concurrency must not be negative")
+	case cfg.TimeScale < 0 || math.IsNaN(cfg.TimeScale) || math.IsInf(cfg.TimeScale, 0):
+		return nil, errors.New("wechatsim: TimeScale must be a finite number, not negative")
+	}
+	for _, d := range cfg.XPaySchedule {
+		if d < 0 {
+			return nil, errors.New("wechatsim: XPaySchedule must not hold negative pauses")
+		}
+	}
+	if c.xpay == nil {
+		c.xpay = DefaultXPaySchedule()
+	}
+	if c.scale == 0 {
+		c.scale = 1
 	}
 	if cfg.URL != "" {
 		u, err := url.Parse(cfg.URL)
@@ -207,9 +244,6 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	}
 	if c.timeout == 0 {
 		c.timeout = DefaultPushTimeout
-	}
-	if c.tries == 0 {
-		c.tries = DefaultDeliveries
 	}
 	if c.clock == nil {
 		if c.world != nil {
@@ -292,6 +326,9 @@ func (c *Client) Target() string {
 type Delivery struct {
 	// Attempt counts deliveries of the same push from 1.
 	Attempt int
+	// Delay is the pause the client made before this delivery, as
+	// scheduled (and scaled by ClientConfig.TimeScale); 0 for the first.
+	Delay time.Duration
 	// Timestamp, Nonce, Signature and MsgSignature are the query
 	// parameters sent (MsgSignature only in compat and safe mode). Every
 	// delivery has a fresh nonce and therefore fresh signatures.
@@ -463,6 +500,68 @@ func (c *Client) wrap(p message.Push, plain []byte) (*request, error) {
 	return r, nil
 }
 
+// xpaySchedule is WeChat's documented redelivery schedule of virtual
+// payment notifications (24 h 4 min in all).
+// https://developers.weixin.qq.com/minigame/introduction/commercialization/virtual-payment/goods.html
+var xpaySchedule = []time.Duration{
+	15 * time.Second, 15 * time.Second, 30 * time.Second, 3 * time.Minute, 10 * time.Minute, 20 * time.Minute,
+	30 * time.Minute, 30 * time.Minute, 30 * time.Minute, 60 * time.Minute, 3 * time.Hour, 3 * time.Hour,
+	3 * time.Hour, 6 * time.Hour, 6 * time.Hour,
+}
+
+// DefaultXPaySchedule returns WeChat's pauses before each redelivery of an
+// xpay notification that was not acknowledged: 15s, 15s, 30s, 3m, 10m,
+// 20m, 30m, 30m, 30m, 60m, 3h, 3h, 3h, 6h, 6h. The result is a fresh
+// slice.
+func DefaultXPaySchedule() []time.Duration { return slices.Clone(xpaySchedule) }
+
+// plan is how WeChat delivers one push.
+type plan struct {
+	tries   int
+	timeout time.Duration
+	ack     ackKind
+}
+
+func (c *Client) planFor(p message.Push) plan {
+	pl := plan{tries: c.tries, timeout: c.pushTO, ack: requiredAck(p)}
+	if pl.timeout == 0 {
+		pl.timeout = message.ReplyDeadline(p)
+	}
+	if pl.tries == 0 {
+		switch pl.ack {
+		case ackXPay:
+			pl.tries = 1 + len(c.xpay)
+		case ackIOSRefund:
+			pl.tries = DefaultIOSRefundInquiries
+		default:
+			pl.tries = DefaultDeliveries
+		}
+	}
+	return pl
+}
+
+// again reports whether WeChat delivers the push again after j: xpay
+// notifications and the iOS refund inquiry until they get their answer,
+// every other push only after no usable HTTP answer.
+func (pl plan) again(j Judgement) bool {
+	switch {
+	case j.Verdict == VerdictCanceled:
+		return false
+	case pl.ack == ackXPay || pl.ack == ackIOSRefund:
+		return !j.Accepted
+	}
+	return j.Verdict.retryable()
+}
+
+// pause is the scaled wait before delivery attempt (2, 3, …).
+func (c *Client) pause(pl plan, attempt int) time.Duration {
+	d := c.delay
+	if pl.ack == ackXPay && len(c.xpay) > 0 {
+		d = c.xpay[min(attempt-2, len(c.xpay)-1)]
+	}
+	return time.Duration(float64(d) * c.scale)
+}
+
 // deliver sends a push until it is answered or the deliveries run out,
 // judges the answer and records the outcome.
 func (c *Client) deliver(ctx context.Context, p message.Push, plain []byte) (*Outcome, error) {
@@ -475,25 +574,31 @@ func (c *Client) deliver(ctx context.Context, p message.Push, plain []byte) (*Ou
 	}
 	o := &Outcome{Push: p, Plaintext: plain, Body: req.body, OpenID: req.openID}
 	c.noteUser(p, req.openID)
+	pl := c.planFor(p)
 	start := time.Now()
-	for attempt := 1; attempt <= c.tries; attempt++ {
-		if attempt > 1 && c.delay > 0 {
-			t := time.NewTimer(c.delay)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-			case <-t.C:
+	for attempt := 1; attempt <= pl.tries; attempt++ {
+		var wait time.Duration
+		if attempt > 1 {
+			wait = c.pause(pl, attempt)
+			if wait > 0 {
+				t := time.NewTimer(wait)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+				case <-t.C:
+				}
 			}
 		}
-		d, j := c.post(ctx, req, attempt)
+		d, j := c.post(ctx, req, attempt, pl.timeout)
+		d.Delay = wait
 		o.Deliveries = append(o.Deliveries, d)
 		o.Judgement = j
-		if !j.Verdict.retryable() {
+		if !pl.again(j) {
 			break
 		}
 	}
 	o.Latency = time.Since(start)
-	if n := len(o.Deliveries); n > 1 && !o.Accepted && o.Verdict.retryable() {
+	if n := len(o.Deliveries); n > 1 && !o.Accepted && pl.again(o.Judgement) {
 		o.Reason = fmt.Sprintf("%s (all %d deliveries failed)", o.Reason, n)
 	}
 	if !o.Accepted {
@@ -503,8 +608,8 @@ func (c *Client) deliver(ctx context.Context, p message.Push, plain []byte) (*Ou
 	return o, nil
 }
 
-// post performs one delivery.
-func (c *Client) post(ctx context.Context, r *request, attempt int) (Delivery, Judgement) {
+// post performs one delivery within timeout.
+func (c *Client) post(ctx context.Context, r *request, attempt int, timeout time.Duration) (Delivery, Judgement) {
 	d := Delivery{Attempt: attempt, Timestamp: c.timestamp(), Nonce: randomNonce()}
 	d.Signature = wxcrypt.Signature(c.token, d.Timestamp, d.Nonce)
 	var q strings.Builder
@@ -517,7 +622,7 @@ func (c *Client) post(ctx context.Context, r *request, attempt int) (Delivery, J
 	if c.format == message.FormatJSON {
 		ctype = "application/json"
 	}
-	j := c.exchange(ctx, &d, http.MethodPost, q.String(), r.body, ctype)
+	j := c.exchangeWithin(ctx, timeout, &d, http.MethodPost, q.String(), r.body, ctype)
 	if j.Verdict == "" {
 		j = c.judge(r.push, d.Body)
 	}
@@ -530,7 +635,12 @@ func (c *Client) post(ctx context.Context, r *request, attempt int) (Delivery, J
 // with a Verdict when there was no 200 answer, and the zero Judgement
 // otherwise.
 func (c *Client) exchange(ctx context.Context, d *Delivery, method, rawQuery string, body []byte, ctype string) Judgement {
-	dctx, cancel := context.WithTimeout(ctx, c.timeout)
+	return c.exchangeWithin(ctx, c.timeout, d, method, rawQuery, body, ctype)
+}
+
+// exchangeWithin is exchange with its own timeout.
+func (c *Client) exchangeWithin(ctx context.Context, timeout time.Duration, d *Delivery, method, rawQuery string, body []byte, ctype string) Judgement {
+	dctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	start := time.Now()
 	if c.handler != nil {
@@ -541,7 +651,7 @@ func (c *Client) exchange(ctx context.Context, d *Delivery, method, rawQuery str
 	d.Latency = time.Since(start)
 	isPush := method == http.MethodPost
 	if d.Err != nil {
-		return judgeTransport(ctx, d.Err, c.timeout, c.hostForHumans(), isPush)
+		return judgeTransport(ctx, d.Err, timeout, c.hostForHumans(), isPush)
 	}
 	if d.Status != http.StatusOK {
 		return judgeStatus(d.Status, d.Body, isPush)
@@ -644,9 +754,15 @@ func (c *Client) noteUser(p message.Push, openid string) {
 		return
 	}
 	now := c.clock.Now()
-	switch p.(type) {
-	case *message.Text, *message.Image, *message.MiniProgramPage:
+	switch m := p.(type) {
+	case *message.Text:
 		c.world.NoteUserMessage(openid, now)
+	case *message.Image: // the server may fetch the image with media/get
+		c.world.NoteUserMessage(openid, now)
+		c.world.NoteUserImage(c.appID, openid, m.MediaID, now)
+	case *message.MiniProgramPage:
+		c.world.NoteUserMessage(openid, now)
+		c.world.NoteUserImage(c.appID, openid, m.ThumbMediaID, now)
 	case *message.UserEnterTempSession:
 		c.world.NoteEnterSession(openid, now)
 	}

@@ -19,7 +19,7 @@ func ExampleNewClient() {
 
 	router := push.NewRouter()
 	push.On(router, func(_ context.Context, m *message.Text) (message.Reply, error) {
-		return message.TransferCustomerService(""), nil
+		return message.TransferCustomerService(), nil
 	})
 	handler, err := push.NewHandler(push.Config{
 		AppID: "wx0123456789abcdef", Token: "mytoken123",

@@ -308,9 +308,27 @@ var sampleTemplates = map[string]string{
 		`"TransactionId":"{{tx}}","ComplaintId":"{{id19}}","ComplaintDetail":"道具未到账","ComplaintTime":{{now}},"RetryTimes":0,"RequestId":"{{trace}}"`,
 	message.EventXPaySubscribeSigningResult: `"Event":"xpay_subscribe_signing_result_notify","OpenId":"{{openid}}","OutTradeNo":"{{trade}}"`,
 	message.EventXPaySubscribePayFail:       `"Event":"xpay_subscribe_pay_fail_notify","OpenId":"{{openid}}","OutTradeNo":"{{trade}}"`,
-	message.EventXPaySubscribeIOSRefundQuery: `"Event":"xpay_subscribe_ios_refund_query_notify","OpenId":"{{openid}}","OutTradeNo":"{{trade}}",` +
-		`"refund_time":"{{now}}","order_time":"{{earlier}}","channel_bill":"{{id19}}","bundleid":"com.example.game","product_id":"vip_month",` +
-		`"p_count":"1","refund_request_reason":"1","provide_status":"1","pay_order_id":"{{trade}}"`,
+	// The field set of a real inquiry posted on the developer forum.
+	message.EventXPaySubscribeIOSRefundQuery: `"Event":"xpay_subscribe_ios_refund_query_notify","bundleid":"com.example.game","channel_bill":"{{id19}}",` +
+		`"consumption_status":"0","order_time":"{{earlier}}","p_count":"1","pay_order_id":"{{trade}}","product_id":"vip_month","provide_status":"1",` +
+		`"refund_request_reason":"UNINTENDED_PURCHASE","refund_time":"{{now}}","service_type":"unipdt"`,
+	message.EventAddExpressPath: `"Event":"add_express_path","DeliveryID":"SF","WayBillId":"SF{{id19}}","Version":1,"Count":2,` +
+		`"Actions":[{"ActionTime":{{earlier}},"ActionType":100001,"ActionMsg":"快递员已揽件"},{"ActionTime":{{now}},"ActionType":200001,"ActionMsg":"快件已到达【广州转运中心】"}]`,
+	message.EventComplaintCallback: `"Event":"complaint_callback","BussiCallBackInfo":{"appid":"{{appid}}","option_type":1,"complaint_order_id":"{{id19}}",` +
+		`"status":201,"create_time":{{now}},"expire_time":{{later}},"type":1,"order_id":"{{tx}}","out_trade_no":"{{trade}}","phone_number":"13800000000",` +
+		`"open_id":"{{openid}}","customer_material_content":"付款后一直没有发货","customer_material_media_id_list":"","pay_time":{{earlier}},"total_cost":9900,` +
+		`"product_name":"会员月卡","history":[{"time":{{now}},"content":"用户发起投诉","media_id_list":""}]}`,
+	message.EventExpressAddWaybill: `"Event":"add_waybill","Token":"{{tid}}","OrderID":"{{trade}}","BizID":"biz_{{mch}}","BizPwd":"biz_password",` +
+		`"ShopAppID":"{{appid}}","WayBillID":"0","Remark":"易碎物品",` +
+		`"Sender":{"Name":"张三","Tel":"","Mobile":"13800000001","Company":"示例商店","PostCode":"510000","Country":"中国","Province":"广东省","City":"广州市","Area":"海珠区","Address":"新港中路1号"},` +
+		`"Receiver":{"Name":"李四","Tel":"","Mobile":"13800000002","Company":"","PostCode":"100000","Country":"中国","Province":"北京市","City":"北京市","Area":"朝阳区","Address":"建国路2号"},` +
+		`"Cargo":{"Weight":1.2,"Space_X":20,"Space_Y":15,"Space_Z":10,"Count":1,"DetailList":[{"Name":"T恤","Count":2}]},` +
+		`"Insured":{"UseInsured":0,"InsuredValue":0},"Service":{"ServiceType":0,"ServiceName":"标准快递"}`,
+	message.EventExpressCancelWaybill: `"Event":"cancel_waybill","OrderID":"{{trade}}","BizID":"biz_{{mch}}","BizPwd":"biz_password","ShopAppID":"{{appid}}",` +
+		`"WayBillID":"SF{{id19}}"`,
+	message.EventExpressGetQuota: `"Event":"get_quota","BizID":"biz_{{mch}}","BizPwd":"biz_password","ShopAppID":"{{appid}}"`,
+	message.EventExpressCheckBiz: `"Event":"check_biz","BizID":"biz_{{mch}}","BizPwd":"biz_password","ShopAppID":"{{appid}}","ShopName":"示例商店",` +
+		`"ShopTelphone":"020-12345678","ShopContact":"张三","ServiceName":"标准快递","SenderAddress":"广东省广州市海珠区新港中路1号"`,
 }
 
 // jsonTree is an ordered JSON value for editing sample fields: an object

@@ -54,12 +54,12 @@ func TestSampleOverrides(t *testing.T) {
 		t.Fatalf("%+v", m)
 	}
 	// An event without a typed model: header plus fields.
-	p, err = c.Sample("add_express_path", map[string]string{"WaybillId": "SF123"})
+	p, err = c.Sample("secvod_upload_event", map[string]string{"WaybillId": "SF123"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	u, ok := p.(*message.Unknown)
-	if !ok || u.Event != "add_express_path" || u.MsgType != "event" {
+	if !ok || u.Event != "secvod_upload_event" || u.MsgType != "event" {
 		t.Fatalf("%T %+v", p, p)
 	}
 	if v, _ := u.Get("WaybillId"); v.Text != "SF123" {

@@ -33,7 +33,9 @@ var allModes = []Mode{ModePlain, ModeCompat, ModeSafe}
 var allFormats = []message.Format{message.FormatXML, message.FormatJSON}
 
 // sdkRouter answers like a typical server: text is transferred to customer
-// service, xpay events are acknowledged, everything else gets "success".
+// service, xpay events are acknowledged, the iOS refund inquiry and the
+// express-provider requests get their own answers, everything else gets
+// "success".
 // It counts the pushes each kind received.
 type sdkRouter struct {
 	*push.Router
@@ -52,9 +54,17 @@ func newSDKRouter() *sdkRouter {
 		}
 	})
 	push.On(r.Router, func(_ context.Context, _ *message.Text) (message.Reply, error) {
-		return message.TransferCustomerService(""), nil
+		return message.TransferCustomerService(), nil
 	})
 	r.HandleEvent("xpay_*", func(context.Context, *push.Request) (message.Reply, error) { return message.XPayOK, nil })
+	push.On(r.Router, func(_ context.Context, q *message.XPayIOSRefundQuery) (message.Reply, error) {
+		return message.XPayIOSRefundAnswer(q.ProvideStatus == "0", "按发货状态决定", "provide_status "+q.ProvideStatus), nil
+	})
+	for _, ev := range []string{message.EventExpressAddWaybill, message.EventExpressCancelWaybill, message.EventExpressGetQuota, message.EventExpressCheckBiz} {
+		r.HandleEvent(ev, func(context.Context, *push.Request) (message.Reply, error) {
+			return message.ExpressResult(0, "ok"), nil
+		})
+	}
 	return r
 }
 
@@ -69,7 +79,7 @@ func (r *sdkRouter) count(kind string) int {
 func newSDKHandler(t testing.TB, clock Clock, r *push.Router) *push.Handler {
 	t.Helper()
 	h, err := push.NewHandler(push.Config{
-		AppID: tAppID, Token: tToken, AESKeys: []string{tKey},
+		AppID: tAppID, Token: tToken, AESKeys: []string{tKey}, AllowPlaintext: true,
 		Now: clock.Now, Logger: slog.New(slog.DiscardHandler),
 	}, r)
 	if err != nil {
@@ -91,6 +101,9 @@ func newTestClient(t testing.TB, cfg ClientConfig) *Client {
 	if cfg.AESKey == "" && cfg.Mode != ModePlain {
 		cfg.AESKey = tKey
 	}
+	if cfg.TimeScale == 0 {
+		cfg.TimeScale = 1e-6 // WeChat's xpay schedule in 87 ms
+	}
 	c, err := NewClient(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -111,8 +124,9 @@ var shortForms = []struct {
 	{KindEnter, map[string]string{"SessionFrom": "goods_1024"}, VerdictSuccess},
 	{"subscribe_msg_popup_event", map[string]string{"List.SubscribeStatusString": "reject"}, VerdictSuccess},
 	{"xpay_goods_deliver_notify", map[string]string{"GoodsInfo.Quantity": "3"}, VerdictReply},
+	{"add_express_path", nil, VerdictSuccess},
 	// An event with no typed model: compat mode must still add Encrypt.
-	{"add_express_path", map[string]string{"WaybillId": "SF123"}, VerdictSuccess},
+	{"secvod_upload_event", map[string]string{"WaybillId": "SF123"}, VerdictSuccess},
 }
 
 // recordingHandler keeps a copy of every request it passes on.
@@ -471,7 +485,7 @@ func TestWorldTranscriptAndWindow(t *testing.T) {
 		if err := wx.SendText(ctx, m.FromUserName, "您好，客服马上到"); err != nil {
 			return nil, err
 		}
-		return message.TransferCustomerService(""), nil
+		return message.TransferCustomerService(), nil
 	})
 	h, err := push.NewHandler(push.Config{AppID: app.AppID, Token: tToken, AESKeys: []string{tKey},
 		Now: api.Clock().Now, Logger: slog.New(slog.DiscardHandler)}, router)

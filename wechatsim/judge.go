@@ -32,8 +32,10 @@ const (
 	// VerdictEmpty: the body was empty (0 bytes).
 	VerdictEmpty Verdict = "empty"
 	// VerdictReply: a meaningful passive reply (transfer_customer_service
-	// for a user message, {"ErrCode":0,...} for an xpay_* event), correctly
-	// encrypted and signed when the push was.
+	// for a user message, {"ErrCode":0,...} for an xpay_* event, the
+	// result_code answer for the iOS refund inquiry, the ResultCode reply
+	// for an express-provider request), correctly encrypted and signed when
+	// the push was.
 	VerdictReply Verdict = "reply"
 
 	// VerdictTimeout: no complete answer within the timeout (5 s).
@@ -73,6 +75,11 @@ const (
 	// VerdictXPayError: an xpay acknowledgement with ErrCode other than 0;
 	// WeChat retries the notification later.
 	VerdictXPayError Verdict = "xpay_error"
+	// VerdictNotAcknowledged: "success" or an empty body to a push whose
+	// sender waits for its own answer: an xpay notification (WeChat
+	// delivers it again until {"ErrCode":0,...}), the iOS refund inquiry
+	// or an express-provider request.
+	VerdictNotAcknowledged Verdict = "not_acknowledged"
 	// VerdictCanceled: the caller's context ended before an answer.
 	VerdictCanceled Verdict = "canceled"
 )
@@ -210,10 +217,25 @@ func judgeStatus(status int, body []byte, push bool) Judgement {
 // judge decides what WeChat makes of a 200 answer to push in (nil when the
 // pushed body did not decode).
 func (c *Client) judge(in message.Push, body []byte) Judgement {
-	switch {
-	case len(body) == 0:
-		return judged(VerdictEmpty, "empty body: handled, nothing more wanted")
-	case string(body) == "success":
+	if len(body) == 0 || string(body) == "success" {
+		what := "an empty body"
+		if len(body) > 0 {
+			what = "\"success\""
+		}
+		switch requiredAck(in) {
+		case ackXPay:
+			return judged(VerdictNotAcknowledged, "answered %s to %s, which is not an acknowledgement: WeChat delivers the notification again "+
+				"(15s, 15s, 30s, 3m, … for 24 h) until it gets {\"ErrCode\":0,\"ErrMsg\":\"success\"} (message.XPayOK), encrypted in safe mode", what, kindName(in))
+		case ackIOSRefund:
+			return judged(VerdictNotAcknowledged, "answered %s to the iOS refund inquiry: it needs {\"result_code\":0 or 1,\"result_info\":…,\"evidence\":…} "+
+				"(message.XPayIOSRefundAnswer) within 3 s, or WeChat asks again and after 3 tries tells Apple \"undetermined\"", what)
+		case ackExpress:
+			return judged(VerdictNotAcknowledged, "answered %s to the express-provider request %s: it needs the reply with ResultCode and ResultMsg "+
+				"(message.ExpressResult), the users swapped and the Event echoed", what, kindName(in))
+		}
+		if len(body) == 0 {
+			return judged(VerdictEmpty, "empty body: handled, nothing more wanted")
+		}
 		return judged(VerdictSuccess, "\"success\": handled, nothing more wanted")
 	}
 	trimmed := bytes.TrimSpace(body)
@@ -303,6 +325,11 @@ func (c *Client) judgePlainReply(in message.Push, plain []byte) Judgement {
 	}
 	h := r.Head()
 	errCode, isAck := ackCode(r)
+	need := requiredAck(in)
+	resultCode, isIOS := replyField(r, "result_code")
+	isIOS = isIOS && h.MsgType == ""
+	expressCode, isExpress := replyField(r, "ResultCode")
+	isExpress = isExpress && h.MsgType == message.MsgTypeEvent
 	switch {
 	case h.MsgType == message.MsgTypeTransferCustomerService:
 		switch {
@@ -316,13 +343,49 @@ func (c *Client) judgePlainReply(in message.Push, plain []byte) Judgement {
 		}
 	case isAck:
 		switch {
-		case inHead != nil && !strings.HasPrefix(inHead.Event, "xpay_"):
+		case need == ackIOSRefund:
+			j.Verdict, j.Reason = VerdictUnsupportedReply, "the iOS refund inquiry is not answered with the xpay ErrCode reply: it needs {\"result_code\":0 or 1,\"result_info\":…,\"evidence\":…} (message.XPayIOSRefundAnswer)"
+		case inHead != nil && need != ackXPay:
 			j.Verdict, j.Reason = VerdictUnsupportedReply, fmt.Sprintf("an ErrCode acknowledgement only means something for xpay_* events, not for %s: answer \"success\"", kindName(in))
 		case errCode != "0":
 			msg, _ := r.(*message.Unknown).Get("ErrMsg")
 			j.Verdict, j.Reason = VerdictXPayError, fmt.Sprintf("the server declined the notification with ErrCode %s (ErrMsg %q): WeChat retries it later", errCode, msg.String())
 		default:
 			j.Accepted, j.Verdict, j.Reason = true, VerdictReply, "ErrCode 0: the virtual-payment notification is acknowledged"
+		}
+	case isIOS:
+		evidence, _ := replyField(r, "evidence")
+		switch {
+		case inHead != nil && need != ackIOSRefund:
+			j.Verdict, j.Reason = VerdictUnsupportedReply, fmt.Sprintf("a result_code answer only means something for the iOS refund inquiry, not for %s", kindName(in))
+		case resultCode != "0" && resultCode != "1":
+			j.Verdict, j.Reason = VerdictMalformed, fmt.Sprintf("result_code %q: it must be 0 (advise a refund) or 1 (advise against)", resultCode)
+		case strings.TrimSpace(evidence) == "":
+			j.Verdict, j.Reason = VerdictMalformed, "the answer has no evidence: WeChat requires what the advice rests on (for example \"not delivered yet\")"
+		default:
+			advice := "advises Apple to refund"
+			if resultCode == "1" {
+				advice = "advises Apple against the refund"
+			}
+			j.Accepted, j.Verdict, j.Reason = true, VerdictReply, "result_code "+resultCode+": the iOS refund inquiry is answered, and "+advice
+		}
+	case isExpress:
+		n, err := strconv.ParseInt(expressCode, 10, 64)
+		msg, _ := replyField(r, "ResultMsg")
+		switch {
+		case inHead != nil && need != ackExpress:
+			j.Verdict, j.Reason = VerdictUnsupportedReply, fmt.Sprintf("a ResultCode reply only means something for express-provider requests, not for %s: answer \"success\"", kindName(in))
+		case err != nil:
+			j.Verdict, j.Reason = VerdictMalformed, fmt.Sprintf("ResultCode %q is not an integer", expressCode)
+		case inHead != nil && (h.ToUserName != inHead.FromUserName || h.FromUserName != inHead.ToUserName):
+			j.Verdict, j.Reason = VerdictReplyMismatch, fmt.Sprintf("the ResultCode reply must swap the push's users: ToUserName %q (want %q), FromUserName %q (want %q)",
+				h.ToUserName, inHead.FromUserName, h.FromUserName, inHead.ToUserName)
+		case inHead != nil && h.Event != inHead.Event:
+			j.Verdict, j.Reason = VerdictReplyMismatch, fmt.Sprintf("the ResultCode reply names the event %q, not the request's %q", h.Event, inHead.Event)
+		case n != 0:
+			j.Accepted, j.Verdict, j.Reason = true, VerdictReply, fmt.Sprintf("ResultCode %d (ResultMsg %q): the request is answered, and declined", n, msg)
+		default:
+			j.Accepted, j.Verdict, j.Reason = true, VerdictReply, "ResultCode 0: the express-provider request is answered"
 		}
 	case h.MsgType == message.MsgTypeText || h.MsgType == message.MsgTypeImage || h.MsgType == "news" || h.MsgType == "voice" || h.MsgType == "video" || h.MsgType == "music":
 		j.Verdict, j.Reason = VerdictUnsupportedReply, fmt.Sprintf("a passive %s reply is official-account style; mini programs only take transfer_customer_service. "+
@@ -332,7 +395,8 @@ func (c *Client) judgePlainReply(in message.Push, plain []byte) Judgement {
 		if h.MsgType == "" {
 			what = "no MsgType"
 		}
-		j.Verdict, j.Reason = VerdictUnsupportedReply, fmt.Sprintf("the reply (%s) is not one WeChat understands: only \"success\", an empty body, transfer_customer_service and the xpay ErrCode reply are meaningful", what)
+		j.Verdict, j.Reason = VerdictUnsupportedReply, fmt.Sprintf("the reply (%s) is not one WeChat understands: only \"success\", an empty body, transfer_customer_service, "+
+			"the xpay ErrCode reply, the iOS refund answer and the express ResultCode reply are meaningful", what)
 	}
 	return j
 }
@@ -348,6 +412,50 @@ func ackCode(r message.Push) (string, bool) {
 		return "", false
 	}
 	return strings.TrimSpace(v.String()), true
+}
+
+// replyField returns the trimmed text of a top-level field of a decoded
+// reply (Fields of an Unknown, Extra of a typed one).
+func replyField(r message.Push, name string) (string, bool) {
+	var v message.Value
+	var ok bool
+	if u, isU := r.(*message.Unknown); isU {
+		v, ok = u.Get(name)
+	} else {
+		v, ok = r.Head().Get(name)
+	}
+	return strings.TrimSpace(v.String()), ok
+}
+
+// ackKind is the explicit answer a push's sender waits for.
+type ackKind uint8
+
+const (
+	ackAny       ackKind = iota // "success", an empty body or any meaningful reply
+	ackXPay                     // {"ErrCode":0,...}
+	ackIOSRefund                // {"result_code":…,"evidence":…}
+	ackExpress                  // the ResultCode reply
+)
+
+// Probes of message.Acknowledges, which decides what each push needs.
+var (
+	iosProbe     = message.XPayIOSRefundAnswer(true, "", "probe")
+	expressProbe = message.ExpressResult(0, "")
+)
+
+// requiredAck returns the answer in's sender waits for.
+func requiredAck(in message.Push) ackKind {
+	switch {
+	case in == nil || message.Acknowledges(in, message.Success):
+		return ackAny
+	case message.Acknowledges(in, message.XPayOK):
+		return ackXPay
+	case message.Acknowledges(in, iosProbe):
+		return ackIOSRefund
+	case message.Acknowledges(in, expressProbe):
+		return ackExpress
+	}
+	return ackAny
 }
 
 // kindName is the msgtype, or the event name for events.

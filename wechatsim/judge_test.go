@@ -30,11 +30,22 @@ func sdkReplying(t *testing.T, clock Clock, reply message.Reply) http.Handler {
 	return newSDKHandler(t, clock, r)
 }
 
-// sealed answers every push with body sealed by push.SealReply for appID,
+// sealReply seals a passive reply as a server would: encrypted for appID
+// with tKey and signed with tToken.
+func sealReply(appID string, body []byte) (message.Envelope, error) {
+	enc, err := wxcrypt.MustParseKey(tKey).Encrypt(nil, body, appID)
+	if err != nil {
+		return message.Envelope{}, err
+	}
+	ts, nonce := time.Now().Unix(), "1320562132"
+	return message.Envelope{Encrypt: enc, MsgSignature: wxcrypt.Signature(tToken, itoa(ts), nonce, enc), TimeStamp: ts, Nonce: nonce}, nil
+}
+
+// sealed answers every push with body sealed by sealReply for appID,
 // then passes the envelope through mutate.
 func sealed(appID string, body string, mutate func(*message.Envelope)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		env, err := push.SealReply(wxcrypt.MustParseKey(tKey), appID, tToken, []byte(body), time.Now())
+		env, err := sealReply(appID, []byte(body))
 		if err != nil {
 			panic(err)
 		}
@@ -82,11 +93,11 @@ func TestBrokenServers(t *testing.T) {
 			e.MsgSignature = wxcrypt.Signature(tToken, itoa(e.TimeStamp), e.Nonce, e.Encrypt)
 		}), ModeSafe, message.FormatXML, "text", VerdictBadCiphertext, "does not decrypt", 1},
 		{"JSON envelope to an XML push", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			env, _ := push.SealReply(wxcrypt.MustParseKey(tKey), tAppID, tToken, []byte(transferXML), time.Now())
+			env, _ := sealReply(tAppID, []byte(transferXML))
 			w.Write(env.Append(nil, message.FormatJSON))
 		}), ModeSafe, message.FormatXML, "text", VerdictWrongFormat, "JSON to a push in XML", 1},
 		{"JSON inside an XML envelope", sdkReplying(t, clock, replyFunc(func(in *message.Header, _ message.Format) string {
-			b, _ := message.TransferCustomerService("").AppendReply(nil, in, message.FormatJSON, 1)
+			b, _ := message.TransferCustomerService().AppendReply(nil, in, message.FormatJSON, 1)
 			return string(b)
 		})), ModeSafe, message.FormatXML, "text", VerdictWrongFormat, "holds JSON", 1},
 		{"XML reply to a plaintext JSON push", okHandler(transferXML), ModePlain, message.FormatJSON, "text",
@@ -111,12 +122,12 @@ func TestBrokenServers(t *testing.T) {
 			b, _ := message.Encode(&message.Text{Header: message.Header{ToUserName: in.FromUserName, FromUserName: in.ToUserName, CreateTime: 1}, Content: "hi", MsgID: "1"}, f)
 			return string(b)
 		})), ModeSafe, message.FormatJSON, "text", VerdictUnsupportedReply, "custom/send", 1},
-		{"transfer answering an event", sdkReplying(t, clock, message.TransferCustomerService("")), ModeCompat, message.FormatJSON, KindEnter,
+		{"transfer answering an event", sdkReplying(t, clock, message.TransferCustomerService()), ModeCompat, message.FormatJSON, KindEnter,
 			VerdictUnsupportedReply, "only user messages", 1},
 		{"transfer with users not swapped", sdkReplying(t, clock, replyFunc(func(in *message.Header, f message.Format) string {
 			swapped := *in
 			swapped.ToUserName, swapped.FromUserName = in.FromUserName, in.FromUserName
-			b, _ := message.TransferCustomerService("").AppendReply(nil, &swapped, f, 1)
+			b, _ := message.TransferCustomerService().AppendReply(nil, &swapped, f, 1)
 			return string(b)
 		})), ModeSafe, message.FormatXML, "text", VerdictReplyMismatch, "swap", 1},
 		{"xpay ack to a text", sdkReplying(t, clock, message.XPayOK), ModeSafe, message.FormatJSON, "text",
@@ -126,7 +137,44 @@ func TestBrokenServers(t *testing.T) {
 				return `{"ErrCode":268490004,"ErrMsg":"out of stock"}`
 			}
 			return `<xml><ErrCode>268490004</ErrCode><ErrMsg><![CDATA[out of stock]]></ErrMsg></xml>`
-		})), ModeSafe, message.FormatXML, "xpay_goods_deliver_notify", VerdictXPayError, "out of stock", 1},
+		})), ModeSafe, message.FormatXML, "xpay_goods_deliver_notify", VerdictXPayError, "out of stock", xpayDeliveries},
+		// Pushes whose sender waits for its own answer.
+		{"success to an xpay notification", okHandler("success"), ModeSafe, message.FormatXML, "xpay_coin_pay_notify",
+			VerdictNotAcknowledged, "not an acknowledgement", xpayDeliveries},
+		{"success from the SDK to an xpay notification", sdkReplying(t, clock, message.Success), ModeSafe, message.FormatJSON, "xpay_refund_notify",
+			VerdictNotAcknowledged, "message.XPayOK", xpayDeliveries},
+		{"empty body to the iOS refund inquiry", okHandler(""), ModePlain, message.FormatJSON, "xpay_subscribe_ios_refund_query_notify",
+			VerdictNotAcknowledged, "within 3 s", DefaultIOSRefundInquiries},
+		{"xpay ack to the iOS refund inquiry", sdkReplying(t, clock, message.XPayOK), ModeSafe, message.FormatXML, "xpay_subscribe_ios_refund_query_notify",
+			VerdictUnsupportedReply, "not answered with the xpay ErrCode reply", DefaultIOSRefundInquiries},
+		{"iOS answer without evidence", sdkReplying(t, clock, replyFunc(func(_ *message.Header, f message.Format) string {
+			if f == message.FormatJSON {
+				return `{"result_code":0,"result_info":"ok"}`
+			}
+			return `<xml><result_code>0</result_code><evidence> </evidence></xml>`
+		})), ModeSafe, message.FormatXML, "xpay_subscribe_ios_refund_query_notify", VerdictMalformed, "no evidence", DefaultIOSRefundInquiries},
+		{"iOS answer with result_code 2", okHandler(`{"result_code":2,"result_info":"?","evidence":"e"}`), ModePlain, message.FormatJSON,
+			"xpay_subscribe_ios_refund_query_notify", VerdictMalformed, "must be 0", DefaultIOSRefundInquiries},
+		{"iOS answer to an xpay notification", sdkReplying(t, clock, message.XPayIOSRefundAnswer(true, "", "e")), ModeSafe, message.FormatJSON,
+			"xpay_goods_deliver_notify", VerdictUnsupportedReply, "only means something for the iOS refund inquiry", xpayDeliveries},
+		{"success to an express request", okHandler("success"), ModeSafe, message.FormatJSON, "add_waybill",
+			VerdictNotAcknowledged, "message.ExpressResult", 1},
+		{"express result with users not swapped", sdkReplying(t, clock, replyFunc(func(in *message.Header, f message.Format) string {
+			same := *in
+			same.FromUserName = in.ToUserName
+			b, _ := message.ExpressResult(0, "ok").AppendReply(nil, &same, f, 1)
+			return string(b)
+		})), ModeSafe, message.FormatXML, "get_quota", VerdictReplyMismatch, "swap", 1},
+		{"express result naming another event", sdkReplying(t, clock, replyFunc(func(in *message.Header, f message.Format) string {
+			other := *in
+			other.Event = "get_quota"
+			b, _ := message.ExpressResult(0, "ok").AppendReply(nil, &other, f, 1)
+			return string(b)
+		})), ModeSafe, message.FormatJSON, "check_biz", VerdictReplyMismatch, `not the request's "check_biz"`, 1},
+		{"express result to a text", sdkReplying(t, clock, message.ExpressResult(0, "ok")), ModeSafe, message.FormatJSON, "text",
+			VerdictUnsupportedReply, "only means something for express-provider requests", 1},
+		{"xpay ack to an express request", sdkReplying(t, clock, message.XPayOK), ModePlain, message.FormatXML, "cancel_waybill",
+			VerdictUnsupportedReply, "only means something for xpay_* events", 1},
 		{"encrypted reply to a plaintext push", sealed(tAppID, transferXML, nil), ModePlain, message.FormatXML, "text",
 			VerdictUnsupportedReply, "plaintext mode", 1},
 		{"handler panics", http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }), ModeSafe, message.FormatXML, "text",
@@ -158,6 +206,10 @@ func TestBrokenServers(t *testing.T) {
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
+// xpayDeliveries is how many times WeChat delivers an unacknowledged xpay
+// notification.
+var xpayDeliveries = 1 + len(DefaultXPaySchedule())
+
 // TestAcceptedAnswers: the answers WeChat takes.
 func TestAcceptedAnswers(t *testing.T) {
 	clock := NewFakeClock(time.Time{})
@@ -174,10 +226,17 @@ func TestAcceptedAnswers(t *testing.T) {
 			// Echo a correct transfer reply in plaintext.
 			b, _ := io.ReadAll(r.Body)
 			p, _ := message.Decode(b, message.FormatXML)
-			out, _ := message.TransferCustomerService("kf2001@test").AppendReply(nil, p.Head(), message.FormatXML, 1)
+			out, _ := message.TransferCustomerService().AppendReply(nil, p.Head(), message.FormatXML, 1)
 			w.Write(out)
 		}), ModeCompat, "text", VerdictReply},
 		{"encrypted xpay ack", sdkReplying(t, clock, message.XPayOK), ModeSafe, "xpay_coin_pay_notify", VerdictReply},
+		{"iOS refund answer", sdkReplying(t, clock, message.XPayIOSRefundAnswer(false, "已发货", "道具已到账并已使用")), ModeSafe,
+			"xpay_subscribe_ios_refund_query_notify", VerdictReply},
+		{"express result", sdkReplying(t, clock, message.ExpressResult(0, "ok", message.Field{Name: "BizID", Value: message.StringValue("b")})), ModeCompat,
+			"get_quota", VerdictReply},
+		{"express result declining", sdkReplying(t, clock, message.ExpressResult(9300506, "该运单已取消")), ModeSafe, "cancel_waybill", VerdictReply},
+		{"success to an express path update", okHandler("success"), ModeSafe, "add_express_path", VerdictSuccess},
+		{"success to a complaint", okHandler("success"), ModeSafe, "complaint_callback", VerdictSuccess},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newTestClient(t, ClientConfig{Handler: tc.handler, Mode: tc.mode, Clock: clock})
@@ -261,6 +320,9 @@ func TestCanceledContext(t *testing.T) {
 // body and well-formed replies are accepted.
 func FuzzJudge(f *testing.F) {
 	for _, s := range []string{"success", "", "success\n", transferXML, `{"ErrCode":0,"ErrMsg":"success"}`,
+		`{"result_code":1,"result_info":"x","evidence":"y"}`, `<xml><result_code>0</result_code><evidence>e</evidence></xml>`,
+		`{"ToUserName":"oWx","FromUserName":"gh_x","CreateTime":1,"MsgType":"event","Event":"get_quota","ResultCode":0,"ResultMsg":"ok"}`,
+		`<xml><ToUserName>oWx</ToUserName><FromUserName>gh_x</FromUserName><MsgType>event</MsgType><Event>get_quota</Event><ResultCode>x</ResultCode></xml>`,
 		`<xml><Encrypt><![CDATA[abc]]></Encrypt><MsgSignature>x</MsgSignature><TimeStamp>1</TimeStamp><Nonce>1</Nonce></xml>`,
 		`{"Encrypt":"","MsgSignature":1}`, "<html>", "\xef\xbb\xbf<xml/>"} {
 		f.Add([]byte(s))
@@ -277,9 +339,11 @@ func FuzzJudge(f *testing.F) {
 	}
 	in := &message.Text{Header: message.Header{ToUserName: "gh_x", FromUserName: "oUser", MsgType: "text"}, Content: "x"}
 	ev := &message.XPayCoinPayNotify{Header: message.Header{ToUserName: "gh_x", FromUserName: "oUser", MsgType: "event", Event: "xpay_coin_pay_notify"}}
+	ios := &message.XPayIOSRefundQuery{Header: message.Header{ToUserName: "gh_x", FromUserName: "oUser", MsgType: "event", Event: "xpay_subscribe_ios_refund_query_notify"}}
+	exp := &message.ExpressBusiness{Header: message.Header{ToUserName: "gh_x", FromUserName: "oWx", MsgType: "event", Event: "get_quota"}}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		for _, c := range clients {
-			for _, p := range []message.Push{in, ev, nil} {
+			for _, p := range []message.Push{in, ev, ios, exp, nil} {
 				j := c.judge(p, body)
 				if j.Verdict == "" || j.Reason == "" || j.Accepted != j.Verdict.Accepted() {
 					t.Fatalf("incomplete judgement %+v", j)
