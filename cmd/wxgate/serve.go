@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"github.com/wxgate/wxgate/gateway/config"
 	"github.com/wxgate/wxgate/push"
 	"github.com/wxgate/wxgate/wxcrypt"
 )
@@ -35,6 +37,13 @@ type serveOptions struct {
 	stateDir                       string
 	debugAddr                      string
 	debugPublic                    bool
+	configFile, storeSpec          string
+	webhooks                       []string
+	webhookSecret, secret          string
+	natsURL, redisURL, openAPIURL  string
+	adminToken, adminAddr          string
+	retain                         time.Duration
+	tlsCert, tlsKey                string
 
 	// Set by check.
 	parsedMode  push.Mode
@@ -46,10 +55,15 @@ func newServeCmd() *cobra.Command {
 	o := &serveOptions{}
 	cmd := &cobra.Command{
 		Use:   "serve",
-		Short: "Receive one mini program's message pushes",
-		Long: `Serve the push URL of one mini program. wxgate answers WeChat's URL
-verification, checks every push's signatures, timestamp and size, decrypts
-and decodes it, logs it, and answers "success".
+		Short: "Receive, store and deliver the message pushes of mini programs",
+		Long: `Serve the push URL of one mini program (flags) or several (--config).
+wxgate answers WeChat's URL verification, checks every push's signatures,
+timestamp and size, decrypts and decodes it, stores it (SQLite by default,
+PostgreSQL with --store postgres://...) and answers WeChat only once it is
+stored. Its workers then deliver it to your code: a signed webhook
+(--webhook, docs/webhooks.md) or NATS JetStream (--nats). With no
+destination every push is still stored; the admin API (--admin-token)
+lists them.
 
 With no --token, wxgate makes development credentials in .wxgate/ (an AppID,
 Token and EncodingAESKey that wxgate push and wxgate verify pick up), so that
@@ -69,6 +83,13 @@ and keys, so that they do not show in the process list.`,
 
   # Safe mode only, during a key rotation (current key first):
   wxgate serve --appid wx0123456789abcdef --mode safe --aes-key NEWKEY --aes-key OLDKEY
+
+  # Deliver every push to your code, signed with a secret it checks:
+  WXGATE_TOKEN=... WXGATE_AES_KEY=... WXGATE_WEBHOOK_SECRET=... wxgate serve \
+    --appid wx0123456789abcdef --webhook https://api.example.com/wechat
+
+  # Several mini programs, several replicas on PostgreSQL:
+  wxgate serve --config wxgate.yaml --store postgres://wxgate@db/wxgate
 
   # Profiles on http://127.0.0.1:6060/debug/pprof/ (loopback only):
   wxgate serve --debug-addr :6060`,
@@ -97,7 +118,20 @@ and keys, so that they do not show in the process list.`,
 	f.BoolVar(&o.debugPublic, "debug-public", false, "allow --debug-addr on an address other hosts can reach")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	markSecret(f, "token", "aes-key")
+	f.StringVar(&o.configFile, "config", "", "YAML configuration file for one or several apps (docs/configuration.md); flags override it")
+	f.StringVar(&o.storeSpec, "store", "", `where pushes are stored: "sqlite:PATH" (default: wxgate.db in --state-dir) or "postgres://..."`)
+	f.StringSliceVar(&o.webhooks, "webhook", nil, "deliver every push to this URL, signed (repeatable; docs/webhooks.md)")
+	f.StringVar(&o.webhookSecret, "webhook-secret", "", "the secret that signs webhook deliveries (at least 16 characters)")
+	f.StringVar(&o.natsURL, "nats", "", "publish every push to NATS JetStream at this URL (nats://host:4222)")
+	f.StringVar(&o.redisURL, "redis", "", "Redis URL for the access token shared by replicas")
+	f.StringVar(&o.secret, "secret", "", "the mini program's AppSecret, for the Open API")
+	f.StringVar(&o.openAPIURL, "openapi-url", "", "WeChat's Open API base URL (point it at wxgate mockapi to test)")
+	f.StringVar(&o.adminToken, "admin-token", "", "turn the /v1/ admin API on with this bearer token (at least 16 characters)")
+	f.StringVar(&o.adminAddr, "admin-addr", "", "serve the admin API and /metrics on this separate (private) address")
+	f.DurationVar(&o.retain, "retain", config.DefaultRetain, "delete delivered messages older than this; dead letters are kept")
+	f.StringVar(&o.tlsCert, "tls-cert", "", "serve HTTPS with this certificate file (PEM; with --tls-key)")
+	f.StringVar(&o.tlsKey, "tls-key", "", "the private key file of --tls-cert (PEM)")
+	markSecret(f, "token", "aes-key", "webhook-secret", "secret", "admin-token")
 	declareEnv(cmd, serveEnvPrefix)
 	return cmd
 }
@@ -174,6 +208,10 @@ func (o *serveOptions) check() error {
 		return badFlag(p, "max-body", "must be a positive number of bytes")
 	case o.maxConns < 1:
 		return badFlag(p, "max-conns", "must be at least 1")
+	case (o.tlsCert == "") != (o.tlsKey == ""):
+		return badFlag(p, "tls-cert", "--tls-cert and --tls-key go together")
+	case o.retain < 0:
+		return badFlag(p, "retain", "must not be negative")
 	case o.allowPlaintext && (mode == push.ModeCompat || mode == push.ModeSafe):
 		return badFlag(p, "allow-plaintext", "has no effect in mode %s, which refuses plaintext (use --mode auto)", mode)
 	}
@@ -198,70 +236,103 @@ func (o *serveOptions) check() error {
 	return nil
 }
 
-// pushConfig turns the checked flags, credentials filled in, into a
-// push.Config. The combinations push.NewHandler refuses are checked here
-// first, so that the error names the flags.
-func (o *serveOptions) pushConfig(logger *slog.Logger) (push.Config, error) {
-	p := serveEnvPrefix
-	switch mode := o.parsedMode; {
-	case (mode == push.ModeCompat || mode == push.ModeSafe) && len(o.aesKeys) == 0:
-		return push.Config{}, badFlag(p, "aes-key", "mode %s needs an EncodingAESKey", mode)
-	case mode == push.ModePlain && len(o.aesKeys) > 0:
-		return push.Config{}, badFlag(p, "mode", "plain takes no EncodingAESKey (use auto with --allow-plaintext to accept both)")
-	case len(o.aesKeys) > 0 && o.appID == "":
-		return push.Config{}, badFlag(p, "appid", "needed with --aes-key: encrypted pushes carry the AppID, which is checked")
+// configFlags turns the flags into config.Flags. given names the flags
+// the user set (on the command line or through their variables); nil
+// means every non-zero value counts, as when there is no file.
+func (o *serveOptions) configFlags(given map[string]bool) config.Flags {
+	return config.Flags{
+		Addr: o.addr, Path: o.path, AppID: o.appID, Token: o.token, AESKeys: o.aesKeys, Mode: o.mode,
+		AllowPlaintext: o.allowPlaintext, ReplayWindow: o.replayWindow, MaxBody: o.maxBody,
+		Webhooks: o.webhooks, WebhookSecret: o.webhookSecret, Secret: o.secret, NATS: o.natsURL, Redis: o.redisURL,
+		Store: o.storeSpec, AdminToken: o.adminToken, AdminAddr: o.adminAddr, Retain: o.retain, OpenAPIURL: o.openAPIURL,
+		StateDir: o.stateDir, LogFormat: o.logFormat, LogLevel: o.logLevel, Changed: given,
 	}
-	return push.Config{
-		AppID: o.appID, Token: o.token, AESKeys: o.aesKeys, Mode: o.parsedMode,
-		AllowPlaintext: o.allowPlaintext, ReplayWindow: o.replayWindow, MaxBody: o.maxBody, Logger: logger,
-	}, nil
 }
 
-// pushConfigFields maps the words of push's configuration errors to the
-// flags that set them.
-var pushConfigFields = []struct{ word, flag string }{
-	{"AllowPlaintext", "allow-plaintext"},
-	{"EncodingAESKey", "aes-key"},
-	{"AESKey", "aes-key"},
-	{"AppID", "appid"},
-	{"Token", "token"},
-	{"ReplayWindow", "replay-window"},
-	{"MaxBody", "max-body"},
-	{"mode", "mode"},
+// givenFlags names the flags set on the command line or through their
+// environment variables.
+func givenFlags(cmd *cobra.Command) map[string]bool {
+	given := map[string]bool{}
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Changed {
+			given[f.Name] = true
+		} else if env := flagEnv(f); env != "" {
+			if _, ok := os.LookupEnv(env); ok {
+				given[f.Name] = true
+			}
+		}
+	})
+	return given
 }
 
-// mapPushConfigError rewrites an error of push.NewHandler so that it names
-// the flag and its variable instead of the Config field and the package:
-// "push: invalid config: Token must be …" becomes "--token / WXGATE_TOKEN:
-// must be …". push's messages never hold a secret.
-func mapPushConfigError(err error) error {
-	msg := err.Error()
-	for _, prefix := range []string{"push: invalid config: ", "push: invalid configuration: ", "push: "} {
-		if rest, ok := strings.CutPrefix(msg, prefix); ok {
-			msg = rest
-			break
+// loadConfig builds the gateway's configuration: from --config with the
+// flags laid over it, or from the flags alone.
+func (o *serveOptions) loadConfig(cmd *cobra.Command) (*config.Config, error) {
+	var cfg *config.Config
+	var err error
+	if o.configFile != "" {
+		cfg, err = config.Load(o.configFile, config.WithFlags(o.configFlags(givenFlags(cmd))))
+	} else {
+		cfg, err = config.FromFlags(o.configFlags(nil))
+	}
+	if err != nil {
+		return nil, flagNamedConfigError(err, o.configFile == "")
+	}
+	return cfg, nil
+}
+
+// flagOfPath names the flag that sets a configuration field in single-app
+// mode, where every value comes from a flag.
+var flagOfPath = map[string]string{
+	"listen": "addr", "state_dir": "state-dir", "store": "store", "redis": "redis", "nats.url": "nats",
+	"admin.token": "admin-token", "admin.addr": "admin-addr", "log.format": "log-format", "log.level": "log-level",
+	"retain": "retain", "openapi_url": "openapi-url",
+	"apps.default.path": "path", "apps.default.appid": "appid", "apps.default.token": "token",
+	"apps.default.aes_keys": "aes-key", "apps.default.mode": "mode", "apps.default.allow_plaintext": "allow-plaintext",
+	"apps.default.replay_window": "replay-window", "apps.default.max_body": "max-body", "apps.default.secret": "secret",
+}
+
+// flagFor returns the flag behind a configuration error, if any.
+func flagFor(e *config.FieldError, flagsOnly bool) string {
+	if flag, ok := strings.CutPrefix(e.Source, "--"); ok {
+		return flag
+	}
+	if !flagsOnly {
+		return ""
+	}
+	if flag, ok := flagOfPath[e.Path]; ok {
+		return flag
+	}
+	if strings.HasPrefix(e.Path, "apps.default.destinations") {
+		if strings.HasSuffix(e.Path, ".secret") {
+			return "webhook-secret"
 		}
+		return "webhook"
 	}
-	msg = strings.ReplaceAll(msg, "wxcrypt: ", "")
-	// The field named first is the one the message is about.
-	best, at := -1, len(msg)
-	for i, m := range pushConfigFields {
-		if j := strings.Index(msg, m.word); j >= 0 && j < at {
-			best, at = i, j
+	return ""
+}
+
+// flagNamedConfigError rewrites the configuration's errors that come from
+// a flag so that they name the flag and its variable, as every other flag
+// error does; errors from a file keep their field path and line.
+func flagNamedConfigError(err error, flagsOnly bool) error {
+	var errs config.Errors
+	if !errors.As(err, &errs) {
+		return err
+	}
+	var lines []string
+	for _, e := range errs {
+		if flag := flagFor(e, flagsOnly); flag != "" {
+			fe := &flagError{flag: flag, env: envName(serveEnvPrefix, flag), msg: e.Msg}
+			if len(errs) == 1 {
+				return fe
+			}
+			lines = append(lines, fe.Error())
+			continue
 		}
+		lines = append(lines, e.Error())
 	}
-	if best < 0 {
-		return fmt.Errorf("%w: %s", errConfig, msg)
-	}
-	m := pushConfigFields[best]
-	if at == 0 {
-		// "Token must be …" → "must be …"; "EncodingAESKey 2: …" → "key 2: …"
-		msg = strings.TrimSpace(strings.TrimPrefix(msg[len(m.word):], ":"))
-		if n, rest, ok := strings.Cut(msg, ": "); ok && n != "" && strings.Trim(n, "0123456789") == "" {
-			msg = "key " + n + ": " + rest
-		}
-	}
-	return &flagError{flag: m.flag, env: envName(serveEnvPrefix, m.flag), msg: msg}
+	return fmt.Errorf("%w:\n%s", errConfig, strings.Join(lines, "\n"))
 }
 
 // listenFlag listens on addr for the flag named flag, with an error that
@@ -307,7 +378,7 @@ func runServe(cmd *cobra.Command, o *serveOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.token == "" {
+	if o.token == "" && o.configFile == "" {
 		// No credentials configured: use local development ones, so that a
 		// first run and the emulator work with no setup.
 		creds, created, err := loadOrCreateDevCredentials(o.stateDir)
@@ -324,23 +395,26 @@ func runServe(cmd *cobra.Command, o *serveOptions) error {
 		logger.Warn("no --token given: using development credentials (for the emulator, not for WeChat)",
 			"file", credentialsPath(o.stateDir), "created", created, "appid", o.appID)
 	}
-	cfg, err := o.pushConfig(logger)
+	cfg, err := o.loadConfig(cmd)
 	if err != nil {
 		return err
 	}
-	handler, err := push.NewHandler(cfg, nil)
-	if err != nil {
-		return mapPushConfigError(err)
+	if o.configFile != "" {
+		// The file may set the log's format and level.
+		if logger, err = newLogger(logOut, serveEnvPrefix, cfg.Log.Format, cfg.Log.Level); err != nil {
+			return err
+		}
 	}
-	mux := http.NewServeMux()
-	mux.Handle(o.path, handler)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		fmt.Fprintln(w, "ok")
-	})
-	ln, err := listenFlag(serveEnvPrefix, "addr", o.addr)
+	ln, err := listenFlag(serveEnvPrefix, "addr", cfg.Listen)
 	if err != nil {
 		return err
+	}
+	var adminLn net.Listener
+	if cfg.Admin.Addr != "" {
+		if adminLn, err = listenFlag(serveEnvPrefix, "admin-addr", cfg.Admin.Addr); err != nil {
+			ln.Close()
+			return err
+		}
 	}
 	if o.debugListen != "" {
 		dln, err := listenFlag(serveEnvPrefix, "debug-addr", o.debugListen)
@@ -357,11 +431,40 @@ func runServe(cmd *cobra.Command, o *serveOptions) error {
 		}
 		logger.Info("debug server listening", "addr", dln.Addr().String())
 	}
-	limit := newConnLimiter(o.maxConns)
-	return serveUntilSignal(cmd.Context(), logger, limit.listener(ln), mux, limit, func() {
-		logger.Info("wxgate serve listening", "addr", ln.Addr().String(), "path", o.path,
-			"appid", o.appID, "mode", cfg.Mode.String(), "aes_keys", len(o.aesKeys),
-			"allow_plaintext", o.allowPlaintext, "max_conns", o.maxConns)
+	ctx := cmd.Context()
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	rt, err := openGateway(ctx, cfg, logger)
+	if err != nil {
+		ln.Close()
+		if adminLn != nil {
+			adminLn.Close()
+		}
+		return err
+	}
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	driver, _ := cfg.StoreDSN()
+	return rt.run(ctx, ln, adminLn, listenOptions{
+		maxConns: o.maxConns, tlsCert: o.tlsCert, tlsKey: o.tlsKey,
+		onStarted: func(addr, adminAddr string) {
+			for _, name := range cfg.AppNames() {
+				app := cfg.Apps[name]
+				logger.Info("app", "name", name, "path", app.Path, "appid", app.AppID, "mode", app.Mode.String(),
+					"aes_keys", len(app.AESKeys), "allow_plaintext", app.AllowPlaintext, "destinations", len(app.Destinations))
+			}
+			attrs := []any{"addr", addr, "store", driver, "destinations", describeDestinations(cfg),
+				"admin_api", cfg.AdminEnabled(), "max_conns", o.maxConns, "tls", o.tlsCert != ""}
+			if len(cfg.Apps) == 1 {
+				app := cfg.Apps[cfg.AppNames()[0]]
+				attrs = append(attrs, "path", app.Path, "mode", app.Mode.String())
+			}
+			if adminAddr != "" {
+				attrs = append(attrs, "admin_addr", adminAddr)
+			}
+			logger.Info("wxgate serve listening", attrs...)
+		},
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wxgate/wxgate/gateway/config"
 	"github.com/wxgate/wxgate/push"
 )
 
@@ -22,7 +23,7 @@ func TestServeReplayWindowFlag(t *testing.T) {
 		want time.Duration
 		bad  string
 	}{
-		{0, 0, ""}, // 0 means push's default, as in Go: the check cannot be switched off
+		{0, push.DefaultReplayWindow, ""}, // 0 means push's default, as in Go: the check cannot be switched off
 		{5 * time.Minute, 5 * time.Minute, ""},
 		{-time.Second, 0, "must not be negative"},
 		{push.MaxReplayWindow + time.Second, 0, "at most"},
@@ -39,12 +40,12 @@ func TestServeReplayWindowFlag(t *testing.T) {
 		if err != nil {
 			t.Fatalf("--replay-window %v: %v", c.flag, err)
 		}
-		cfg, err := o.pushConfig(nil)
-		if err != nil || cfg.ReplayWindow != c.want {
-			t.Errorf("--replay-window %v: got %v, %v", c.flag, cfg.ReplayWindow, err)
+		cfg, err := config.FromFlags(o.configFlags(nil))
+		if err != nil || cfg.Apps["default"].ReplayWindow != c.want {
+			t.Fatalf("--replay-window %v: got %v", c.flag, err)
 		}
 		// push takes the flag's value: 0 is its default, not "off".
-		if _, err := push.NewHandler(cfg, nil); err != nil {
+		if _, err := push.NewHandler(cfg.Apps["default"].PushConfig(), nil); err != nil {
 			t.Errorf("--replay-window %v: push refused the config: %v", c.flag, err)
 		}
 	}
@@ -74,8 +75,8 @@ func TestServeFlagErrors(t *testing.T) {
 		{[]string{"--mode", "safe", "--allow-plaintext"}, "--allow-plaintext / WXGATE_ALLOW_PLAINTEXT: has no effect in mode safe"},
 		{[]string{"--debug-addr", "0.0.0.0:0"}, "--debug-addr / WXGATE_DEBUG_ADDR: 0.0.0.0:0 is not a loopback address"},
 		{[]string{"--debug-addr", "6060"}, "--debug-addr / WXGATE_DEBUG_ADDR: "},
-		{[]string{"--token", "abcde", "--mode", "safe"}, "--aes-key / WXGATE_AES_KEY: mode safe needs an EncodingAESKey"},
-		{[]string{"--token", "abcde", "--aes-key", testKey}, "--appid / WXGATE_APPID: needed with --aes-key"},
+		{[]string{"--token", "abcde", "--mode", "safe"}, "--aes-key / WXGATE_AES_KEY: must be set in mode safe"},
+		{[]string{"--token", "abcde", "--aes-key", testKey}, "--appid / WXGATE_APPID: must be set with aes_keys"},
 	}
 	for _, tc := range cases {
 		dir := t.TempDir()
@@ -107,35 +108,24 @@ func TestServeFlagErrors(t *testing.T) {
 // testKey is a well-formed EncodingAESKey.
 const testKey = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
-// TestMapPushConfigError: push's own configuration errors are shown with
-// the flag and its variable, not the package and the Config field.
-func TestMapPushConfigError(t *testing.T) {
-	const appID = "wx0123456789abcdef"
-	cases := []struct {
-		cfg  push.Config
+// TestConfigErrorsNameFlags: the gateway configuration's errors about a
+// flag's value name the flag and its variable, not the config field.
+func TestConfigErrorsNameFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
 		want string
 	}{
-		{push.Config{Token: "ab"}, "--token / WXGATE_TOKEN: must be 3 to 32 letters and digits"},
-		{push.Config{Token: "abcde", AppID: appID, AESKeys: []string{testKey, "short"}}, "--aes-key / WXGATE_AES_KEY: key 2: "},
-		{push.Config{Token: "abcde", AESKeys: []string{testKey}}, "--appid / WXGATE_APPID: "},
-		{push.Config{Token: "abcde", Mode: push.ModeSafe}, "--mode / WXGATE_MODE: safe needs an EncodingAESKey"},
-		{push.Config{Token: "abcde", Mode: push.ModePlain, AppID: appID, AESKeys: []string{testKey}}, "--mode / WXGATE_MODE: plain takes no"},
-		{push.Config{Token: "abcde", Mode: push.ModeSafe, AppID: appID, AESKeys: []string{testKey}, AllowPlaintext: true},
-			"--allow-plaintext / WXGATE_ALLOW_PLAINTEXT: "},
-		{push.Config{Token: "abcde", ReplayWindow: -time.Second}, "--replay-window / WXGATE_REPLAY_WINDOW: "},
-		{push.Config{Token: "abcde", HandlerTimeout: time.Minute}, "invalid configuration: "},
-	}
-	for _, tc := range cases {
-		_, perr := push.NewHandler(tc.cfg, nil)
-		if perr == nil {
-			t.Fatalf("%+v: push accepted the config", tc.cfg)
+		{[]string{"--token", "abcde", "--webhook", "https://example.com/hook"}, "--webhook-secret / WXGATE_WEBHOOK_SECRET: "},
+		{[]string{"--token", "abcde", "--webhook", "ftp://example.com/hook", "--webhook-secret", "0123456789abcdef0"}, "--webhook / WXGATE_WEBHOOK: "},
+		{[]string{"--token", "abcde", "--admin-token", "short"}, "--admin-token / WXGATE_ADMIN_TOKEN: "},
+		{[]string{"--token", "abcde", "--store", "mysql://x"}, "--store / WXGATE_STORE: "},
+	} {
+		_, _, err := runCLI(t, newServeCmd(), "", append([]string{"--addr", "127.0.0.1:0", "--state-dir", t.TempDir()}, tc.args...)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, errConfig) {
+			t.Errorf("%v: %v, want %q", tc.args, err, tc.want)
 		}
-		err := mapPushConfigError(perr)
-		if !strings.HasPrefix(err.Error(), tc.want) || strings.Contains(err.Error(), "push:") || !errors.Is(err, errConfig) {
-			t.Errorf("push %q mapped to %q, want prefix %q", perr, err, tc.want)
-		}
-		if strings.Contains(err.Error(), testKey) {
-			t.Errorf("%q shows the key", err)
+		if err != nil && (strings.Contains(err.Error(), "0123456789abcdef0") || strings.Contains(err.Error(), "short")) {
+			t.Errorf("%v: a secret in %q", tc.args, err)
 		}
 	}
 }

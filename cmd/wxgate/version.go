@@ -50,3 +50,11 @@ func versionText(info *debug.BuildInfo, ok bool) string {
 	b.WriteString("go          " + goVersion + " " + runtime.GOOS + "/" + runtime.GOARCH + "\n")
 	return b.String()
 }
+
+// versionString is the module version alone, for the webhook User-Agent.
+func versionString() string {
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	return "dev"
+}

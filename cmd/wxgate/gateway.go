@@ -1,0 +1,247 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/wxgate/wxgate/gateway"
+	"github.com/wxgate/wxgate/gateway/config"
+	"github.com/wxgate/wxgate/gateway/deliver"
+	"github.com/wxgate/wxgate/store"
+	"github.com/wxgate/wxgate/store/backend"
+)
+
+// gatewayRuntime is an assembled gateway: its store, delivery engine and
+// handlers, ready to serve.
+type gatewayRuntime struct {
+	cfg     *config.Config
+	store   store.Store
+	engine  *deliver.Engine
+	gateway *gateway.Gateway
+	dests   []deliver.Destination
+	log     *slog.Logger
+}
+
+// destinationName is a destination's name in the store and the engine:
+// destinations are named per app, deliveries across apps.
+func destinationName(app, dest string) string { return app + "/" + dest }
+
+// openGateway opens the store (applying its migrations) and assembles the
+// gateway that cfg describes.
+func openGateway(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*gatewayRuntime, error) {
+	if driver, path := cfg.StoreDSN(); driver == "sqlite" {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("store: creating the directory of %s: %w", path, err)
+		}
+	}
+	st, err := backend.Open(ctx, cfg.Store, "", store.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	rt := &gatewayRuntime{cfg: cfg, store: st, log: logger}
+	ok := false
+	defer func() {
+		if !ok {
+			rt.close()
+		}
+	}()
+
+	metrics := gateway.NewMetrics(st.DeliveryStats)
+	ready := map[string]func(context.Context) error{}
+	var apps []gateway.App
+	for _, name := range cfg.AppNames() {
+		app := cfg.Apps[name]
+		ga := gateway.App{Name: name, Path: app.Path, Push: app.PushConfig()}
+		for _, d := range app.Destinations {
+			full := destinationName(name, d.Name)
+			dest, err := newDestination(cfg, name, full, d)
+			if err != nil {
+				return nil, fmt.Errorf("apps.%s.destinations %s: %w", name, d.Name, err)
+			}
+			if n, isNATS := dest.(*deliver.NATS); isNATS {
+				ready["nats"] = n.Ready
+			}
+			rt.dests = append(rt.dests, dest)
+			ga.Destinations = append(ga.Destinations, full)
+		}
+		apps = append(apps, ga)
+	}
+	concurrency := map[string]int{}
+	for _, name := range cfg.AppNames() {
+		for _, d := range cfg.Apps[name].Destinations {
+			if d.Webhook != nil && d.Webhook.Concurrency > 0 {
+				concurrency[destinationName(name, d.Name)] = d.Webhook.Concurrency
+			}
+		}
+	}
+	rt.engine, err = deliver.New(st, rt.dests, deliver.NewOwnerID(), deliver.Options{
+		InitialBackoff: cfg.Delivery.InitialBackoff, MaxBackoff: cfg.Delivery.MaxBackoff,
+		MaxAttempts: cfg.Delivery.MaxAttempts, Concurrency: cfg.Delivery.Concurrency, ConcurrencyFor: concurrency,
+		Logger: logger, OnAttempt: metrics.Attempt,
+	})
+	if err != nil {
+		return nil, err
+	}
+	rt.gateway, err = gateway.New(gateway.Options{
+		Apps: apps, Store: st, Notify: rt.engine.Notify, AdminToken: cfg.Admin.Token.Value(),
+		Ready: ready, Metrics: metrics, Logger: logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	ok = true
+	return rt, nil
+}
+
+func newDestination(cfg *config.Config, app, full string, d config.Destination) (deliver.Destination, error) {
+	switch {
+	case d.Webhook != nil:
+		timeout := d.Webhook.Timeout
+		if timeout <= 0 {
+			timeout = cfg.Delivery.Timeout
+		}
+		conc := d.Webhook.Concurrency
+		if conc <= 0 {
+			conc = cfg.Delivery.Concurrency
+		}
+		return deliver.NewWebhook(deliver.WebhookConfig{
+			Name: full, URL: d.Webhook.URL, Secrets: [][]byte{[]byte(d.Webhook.Secret.Value())},
+			Timeout: timeout, Version: versionString(), MaxIdleConns: conc,
+		})
+	case d.NATS != nil:
+		if cfg.NATS.URL == "" {
+			return nil, errors.New("a nats destination needs nats.url (--nats)")
+		}
+		prefix := d.NATS.SubjectPrefix
+		if prefix == "" {
+			prefix = "wxgate." + deliver.Token(app)
+		}
+		return deliver.NewNATS(deliver.NATSConfig{Name: full, URL: cfg.NATS.URL, Prefix: prefix, Stream: cfg.NATS.Stream,
+			StreamSubjects: []string{"wxgate.>"}})
+	}
+	return nil, errors.New("neither webhook nor nats is set")
+}
+
+// close releases the destinations and the store.
+func (rt *gatewayRuntime) close() {
+	for _, d := range rt.dests {
+		if c, ok := d.(interface{ Close() error }); ok {
+			c.Close()
+		}
+	}
+	if rt.store != nil {
+		rt.store.Close()
+	}
+}
+
+// listenOptions are how the gateway's listeners serve.
+type listenOptions struct {
+	maxConns        int
+	tlsCert, tlsKey string
+	onStarted       func(addr, adminAddr string)
+}
+
+// run serves the gateway on ln (and the admin API on adminLn when not
+// nil) until ctx ends, then shuts down in order: stop accepting and
+// finish the requests in flight (every answered push is stored), then let
+// the delivery engine finish or release what it holds, then close the
+// store.
+func (rt *gatewayRuntime) run(ctx context.Context, ln, adminLn net.Listener, o listenOptions) error {
+	limit := newConnLimiter(o.maxConns)
+	srv := newHTTPServer(rt.gateway.Handler(adminLn == nil), rt.log)
+	srv.ConnState = limit.connState
+	var tlsConfig *tls.Config
+	if o.tlsCert != "" {
+		cert, err := tls.LoadX509KeyPair(o.tlsCert, o.tlsKey)
+		if err != nil {
+			return fmt.Errorf("--tls-cert / --tls-key: %w", err)
+		}
+		tlsConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	servingLn := limit.listener(ln)
+	if tlsConfig != nil {
+		servingLn = tls.NewListener(servingLn, tlsConfig)
+	}
+
+	engineCtx, stopEngine := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopEngine()
+	engineDone := make(chan error, 1)
+	go func() { engineDone <- rt.engine.Run(engineCtx) }()
+	go rt.gateway.Retain(engineCtx, rt.cfg.Retain, time.Hour)
+
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(servingLn) }()
+	var adminSrv *http.Server
+	if adminLn != nil {
+		adminSrv = newHTTPServer(rt.gateway.AdminHandler(), rt.log)
+		go func() { errc <- adminSrv.Serve(adminLn) }()
+	}
+	if o.onStarted != nil {
+		admin := ""
+		if adminLn != nil {
+			admin = adminLn.Addr().String()
+		}
+		o.onStarted(ln.Addr().String(), admin)
+	}
+	var serveErr error
+	select {
+	case serveErr = <-errc:
+	case <-ctx.Done():
+	}
+	rt.log.Info("shutting down: finishing requests in flight")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil && serveErr == nil {
+		serveErr = err
+	}
+	if adminSrv != nil {
+		adminSrv.Shutdown(shutdownCtx)
+	}
+	rt.log.Info("shutting down: stopping deliveries")
+	stopEngine()
+	if err := <-engineDone; err != nil && !errors.Is(err, context.Canceled) {
+		rt.log.Warn("delivery engine", "err", err)
+	}
+	rt.close()
+	if errors.Is(serveErr, http.ErrServerClosed) {
+		serveErr = nil
+	}
+	return serveErr
+}
+
+func newHTTPServer(h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       serveIdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// describeDestinations lists the destinations for the start-up log line.
+func describeDestinations(cfg *config.Config) []string {
+	var out []string
+	for _, name := range cfg.AppNames() {
+		for _, d := range cfg.Apps[name].Destinations {
+			kind := "webhook"
+			if d.NATS != nil {
+				kind = "nats"
+			}
+			out = append(out, destinationName(name, d.Name)+" ("+kind+")")
+		}
+	}
+	sort.Strings(out)
+	return out
+}
