@@ -199,33 +199,48 @@ func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("ready\n"))
 }
 
-// Retain deletes, every interval until ctx ends, the expired nonces and
-// the messages older than retain whose deliveries are all done (dead
-// letters are kept until redelivered). retain 0 keeps messages forever.
+// Retain runs until ctx ends. Every minute it deletes the expired nonces
+// (they only guard the replay window, a few minutes); every interval
+// (an hour when zero) the messages older than retain whose deliveries are
+// all done. Dead letters are kept until redelivered. retain 0 keeps
+// messages forever.
 func (g *Gateway) Retain(ctx context.Context, retain, interval time.Duration) {
 	if interval <= 0 {
 		interval = time.Hour
 	}
-	t := time.NewTicker(interval)
-	defer t.Stop()
+	nonces := time.NewTicker(time.Minute)
+	defer nonces.Stop()
+	messages := time.NewTicker(interval)
+	defer messages.Stop()
+	g.deleteNonces(ctx)
+	g.deleteMessages(ctx, retain)
 	for {
-		now := g.now()
-		if n, err := g.store.DeleteExpiredNonces(ctx, now); err != nil && ctx.Err() == nil {
-			g.log.Warn("retention: deleting expired nonces", "err", err)
-		} else if n > 0 {
-			g.log.Debug("retention: expired nonces deleted", "count", n)
-		}
-		if retain > 0 {
-			if n, err := g.store.DeleteMessagesBefore(ctx, now.Add(-retain), store.KeepUndelivered); err != nil && ctx.Err() == nil {
-				g.log.Warn("retention: deleting delivered messages", "err", err)
-			} else if n > 0 {
-				g.log.Info("retention: delivered messages deleted", "count", n, "older_than", retain.String())
-			}
-		}
 		select {
 		case <-ctx.Done():
 			return
-		case <-t.C:
+		case <-nonces.C:
+			g.deleteNonces(ctx)
+		case <-messages.C:
+			g.deleteMessages(ctx, retain)
 		}
+	}
+}
+
+func (g *Gateway) deleteNonces(ctx context.Context) {
+	if n, err := g.store.DeleteExpiredNonces(ctx, g.now()); err != nil && ctx.Err() == nil {
+		g.log.Warn("retention: deleting expired nonces", "err", err)
+	} else if n > 0 {
+		g.log.Debug("retention: expired nonces deleted", "count", n)
+	}
+}
+
+func (g *Gateway) deleteMessages(ctx context.Context, retain time.Duration) {
+	if retain <= 0 {
+		return
+	}
+	if n, err := g.store.DeleteMessagesBefore(ctx, g.now().Add(-retain), store.KeepUndelivered); err != nil && ctx.Err() == nil {
+		g.log.Warn("retention: deleting delivered messages", "err", err)
+	} else if n > 0 {
+		g.log.Info("retention: delivered messages deleted", "count", n, "older_than", retain.String())
 	}
 }

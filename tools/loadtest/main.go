@@ -4,6 +4,7 @@
 //
 //	go run ./tools/loadtest gen  -n 300000 -out /tmp/pushes.tsv -token T -aes-key K -appid A
 //	go run ./tools/loadtest bare -addr 127.0.0.1:9001
+//	go run ./tools/loadtest gateway -wxgate /tmp/wxgate   (see gateway.go)
 package main
 
 import (
@@ -24,13 +25,15 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		log.Fatal("usage: loadtest gen|bare [flags]")
+		log.Fatal("usage: loadtest gen|bare|gateway [flags]")
 	}
 	switch os.Args[1] {
 	case "gen":
 		gen(os.Args[2:])
 	case "bare":
 		bare(os.Args[2:])
+	case "gateway":
+		gatewayLoad(os.Args[2:])
 	default:
 		log.Fatalf("unknown command %q", os.Args[1])
 	}
