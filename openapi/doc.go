@@ -1,7 +1,8 @@
 // Package openapi answers WeChat Mini Program users through the Open API:
 // customer-service messages (text, image, link, mini-program page), the
-// typing indicator and temporary media, with access_token management done
-// right.
+// typing indicator, temporary media and subscribe messages (the only way to
+// reach a user after the customer-service window), with access_token
+// management done right.
 //
 // Tokens come from a TokenSource (stable_token by default, the classic
 // cgi-bin/token on request) through a TokenCache: refreshed ahead of expiry,

@@ -47,6 +47,20 @@ var (
 	ErrIPNotAllowed = errors.New("openapi: caller ip not allowed")
 	// ErrUnauthorized matches 48001: the app lacks the API permission.
 	ErrUnauthorized = errors.New("openapi: api unauthorized (48001)")
+	// ErrNotSubscribed matches 43101: the user has not accepted the subscribe
+	// template, has used up the acceptances (one message each), or has
+	// turned the template off.
+	ErrNotSubscribed = errors.New("openapi: user has not subscribed to the template (43101)")
+	// ErrInvalidTemplateID matches 40037: an empty or unknown template_id,
+	// or one of another app.
+	ErrInvalidTemplateID = errors.New("openapi: invalid template_id (40037)")
+	// ErrTemplateData matches 47003, "argument invalid": from
+	// subscribe/send, a keyword value that is missing or breaks its type's
+	// rules; WeChat's errmsg names it ("data.thing1.value").
+	ErrTemplateData = errors.New("openapi: argument invalid (47003)")
+	// ErrInvalidPage matches 41030: the page does not exist in the released
+	// mini program.
+	ErrInvalidPage = errors.New("openapi: invalid page (41030)")
 
 	// ErrBadResponse means the Open API answered with something this package
 	// cannot use: an HTTP error status without an errcode, an HTML page,
@@ -136,6 +150,10 @@ func splitRID(msg string) (string, string) {
 //	40007                           ErrInvalidMediaID
 //	40164 89501 89503 89506 89507   ErrIPNotAllowed
 //	48001                           ErrUnauthorized
+//	43101                           ErrNotSubscribed
+//	40037                           ErrInvalidTemplateID
+//	47003                           ErrTemplateData
+//	41030                           ErrInvalidPage
 func (e *Error) Is(target error) bool {
 	switch target {
 	case ErrBusy:
@@ -173,6 +191,14 @@ func (e *Error) Is(target error) bool {
 		}
 	case ErrUnauthorized:
 		return e.Code == 48001
+	case ErrNotSubscribed:
+		return e.Code == 43101
+	case ErrInvalidTemplateID:
+		return e.Code == 40037
+	case ErrTemplateData:
+		return e.Code == 47003
+	case ErrInvalidPage:
+		return e.Code == 41030
 	}
 	return false
 }

@@ -765,6 +765,16 @@ func (c *Client) noteUser(p message.Push, openid string) {
 		c.world.NoteUserImage(c.appID, openid, m.ThumbMediaID, now)
 	case *message.UserEnterTempSession:
 		c.world.NoteEnterSession(openid, now)
+	case *message.SubscribeMsgPopupEvent: // each accept allows one subscribe message
+		for _, it := range m.List {
+			c.world.NoteSubscribe(openid, it.TemplateID, it.SubscribeStatusString == "accept")
+		}
+	case *message.SubscribeMsgChangeEvent: // a reject in the settings cancels the rest
+		for _, it := range m.List {
+			if it.SubscribeStatusString == "reject" {
+				c.world.CancelSubscribe(openid, it.TemplateID)
+			}
+		}
 	}
 }
 

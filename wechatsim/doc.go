@@ -7,7 +7,8 @@
 // The emulator has three parts that share one World:
 //
 //   - World: the apps (AppID, AppSecret, original ID gh_…), the users
-//     (openids), the temporary media and a transcript per user. Every push a user causes, every
+//     (openids), the temporary media, the subscribe templates and what
+//     each user accepted, and a transcript per user. Every push a user causes, every
 //     customer-service message the server sends back and every typing
 //     command becomes an Entry. World.Watch streams entries as they are
 //     recorded (for a live console); World.Since and World.Transcript read
@@ -83,6 +84,17 @@
 //	     The bytes with their sniffed Content-Type, or {"errcode":40007}.
 //	     The images users sent (World.NoteUserImage) are served as generated
 //	     JPEGs, to the app the user wrote to, for 3 days.
+//	POST /cgi-bin/message/subscribe/send?access_token=
+//	     {"touser","template_id","page","data":{"thing1":{"value"}},
+//	     "miniprogram_state","lang"}. Templates come from World.AddTemplate;
+//	     each acceptance noted with World.NoteSubscribe allows one message
+//	     (CancelSubscribe drops those left). 40003 touser, 40037 template
+//	     unknown or another app's, 41030 page with spaces or a URL, 47003
+//	     bad miniprogram_state or lang, or a keyword missing ("argument
+//	     invalid! data.thing1.value is empty") or breaking its type's rule
+//	     ("… invalid"), 43101 no acceptance left. No send window needed.
+//	     Success answers a 19-digit msgid and records a "to_user" Entry of
+//	     kind subscribe_message.
 //
 // Every call with an access_token checks it: 41001 missing, 40014 not
 // shaped like a token, 40001 unknown, revoked or superseded beyond the
@@ -117,6 +129,13 @@
 //	World().Transcript/Since   GET /_sim/transcript[?openid=][&since=seq]
 //	World().Apps()             GET /_sim/apps (secrets omitted)
 //	Media()                    GET /_sim/media (uploads and users' images)
+//	World().AddTemplate/Templates
+//	                           POST /_sim/templates {"title","keywords":["thing1"],"appid","template_id"},
+//	                           GET /_sim/templates[?appid=]
+//	World().NoteSubscribe/CancelSubscribe/Subscriptions
+//	                           POST /_sim/subscriptions {"openid","template_id","status":"accept"|"reject"|"cancel"},
+//	                           GET /_sim/subscriptions[?openid=]
+//	SubscribeMessages(openid)  GET /_sim/subscribe-messages[?openid=]
 //
 // # Command line
 //

@@ -72,6 +72,9 @@ const (
 	PathMediaUpload = "/cgi-bin/media/upload"
 	// PathMediaGet is GET /cgi-bin/media/get: download a temporary media.
 	PathMediaGet = "/cgi-bin/media/get"
+	// PathSubscribeSend is POST /cgi-bin/message/subscribe/send: send a
+	// subscribe message.
+	PathSubscribeSend = "/cgi-bin/message/subscribe/send"
 )
 
 // beijing is the time zone in which daily quotas reset (midnight UTC+8).
@@ -106,9 +109,9 @@ func WithApp(app App) OpenAPIOption { return func(c *openAPIConfig) { c.apps = a
 func WithDailyTokenQuota(n int) OpenAPIOption { return func(c *openAPIConfig) { c.quota = n } }
 
 // OpenAPI is the mock WeChat Open API server: an http.Handler serving the
-// token, stable_token, customer-service, typing and media endpoints under
-// /cgi-bin/, plus fault injection and read-back endpoints under /_sim/. It is
-// safe for concurrent use.
+// token, stable_token, customer-service, typing, media and subscribe-message
+// endpoints under /cgi-bin/, plus fault injection and read-back endpoints
+// under /_sim/. It is safe for concurrent use.
 type OpenAPI struct {
 	world *World
 	clock Clock
@@ -120,6 +123,8 @@ type OpenAPI struct {
 	apps   map[string]*appState
 	typing map[string]time.Time // openid -> end of typing state
 	sent   []SentMessage
+	subs   []SentSubscribeMessage // see openapi_subscribe.go
+	msgID  int64                  // last subscribe msgid
 	stats  map[string]*EndpointStats
 
 	latency   time.Duration
@@ -260,23 +265,27 @@ var routes map[string]route
 
 func init() {
 	routes = map[string]route{
-		PathToken:          {http.MethodGet, true, (*OpenAPI).handleToken},
-		PathStableToken:    {http.MethodPost, true, (*OpenAPI).handleStableToken},
-		PathCustomSend:     {http.MethodPost, true, (*OpenAPI).handleCustomSend},
-		PathTyping:         {http.MethodPost, true, (*OpenAPI).handleTyping},
-		PathMediaUpload:    {http.MethodPost, true, (*OpenAPI).handleMediaUpload},
-		PathMediaGet:       {http.MethodGet, true, (*OpenAPI).handleMediaGet},
-		"/_sim/faults":     {"", false, (*OpenAPI).handleSimFaults},
-		"/_sim/clock":      {"", false, (*OpenAPI).handleSimClock},
-		"/_sim/tokens":     {http.MethodGet, false, (*OpenAPI).handleSimTokens},
-		"/_sim/stats":      {http.MethodGet, false, (*OpenAPI).handleSimStats},
-		"/_sim/messages":   {http.MethodGet, false, (*OpenAPI).handleSimMessages},
-		"/_sim/typing":     {http.MethodGet, false, (*OpenAPI).handleSimTyping},
-		"/_sim/users":      {"", false, (*OpenAPI).handleSimUsers},
-		"/_sim/window":     {"", false, (*OpenAPI).handleSimWindow},
-		"/_sim/transcript": {http.MethodGet, false, (*OpenAPI).handleSimTranscript},
-		"/_sim/apps":       {http.MethodGet, false, (*OpenAPI).handleSimApps},
-		"/_sim/media":      {http.MethodGet, false, (*OpenAPI).handleSimMedia},
+		PathToken:                  {http.MethodGet, true, (*OpenAPI).handleToken},
+		PathStableToken:            {http.MethodPost, true, (*OpenAPI).handleStableToken},
+		PathCustomSend:             {http.MethodPost, true, (*OpenAPI).handleCustomSend},
+		PathTyping:                 {http.MethodPost, true, (*OpenAPI).handleTyping},
+		PathMediaUpload:            {http.MethodPost, true, (*OpenAPI).handleMediaUpload},
+		PathMediaGet:               {http.MethodGet, true, (*OpenAPI).handleMediaGet},
+		PathSubscribeSend:          {http.MethodPost, true, (*OpenAPI).handleSubscribeSend},
+		"/_sim/faults":             {"", false, (*OpenAPI).handleSimFaults},
+		"/_sim/clock":              {"", false, (*OpenAPI).handleSimClock},
+		"/_sim/tokens":             {http.MethodGet, false, (*OpenAPI).handleSimTokens},
+		"/_sim/stats":              {http.MethodGet, false, (*OpenAPI).handleSimStats},
+		"/_sim/messages":           {http.MethodGet, false, (*OpenAPI).handleSimMessages},
+		"/_sim/typing":             {http.MethodGet, false, (*OpenAPI).handleSimTyping},
+		"/_sim/users":              {"", false, (*OpenAPI).handleSimUsers},
+		"/_sim/window":             {"", false, (*OpenAPI).handleSimWindow},
+		"/_sim/transcript":         {http.MethodGet, false, (*OpenAPI).handleSimTranscript},
+		"/_sim/apps":               {http.MethodGet, false, (*OpenAPI).handleSimApps},
+		"/_sim/media":              {http.MethodGet, false, (*OpenAPI).handleSimMedia},
+		"/_sim/templates":          {"", false, (*OpenAPI).handleSimTemplates},
+		"/_sim/subscriptions":      {"", false, (*OpenAPI).handleSimSubscriptions},
+		"/_sim/subscribe-messages": {http.MethodGet, false, (*OpenAPI).handleSimSubscribeMessages},
 	}
 }
 

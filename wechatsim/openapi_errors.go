@@ -72,6 +72,19 @@ const (
 	ErrCodeAlreadyTyping = 45081
 	// ErrCodeDataFormat: malformed JSON or a missing/invalid field.
 	ErrCodeDataFormat = 47001
+	// ErrCodeArgumentInvalid: subscribe/send data (or miniprogram_state,
+	// lang) breaks the rules; the errmsg names the field, as in "argument
+	// invalid! data.thing1.value is empty" or "… data.time2.value invalid".
+	ErrCodeArgumentInvalid = 47003
+	// ErrCodeInvalidTemplateID: subscribe/send template_id empty, unknown,
+	// or another app's.
+	ErrCodeInvalidTemplateID = 40037
+	// ErrCodeInvalidPage: subscribe/send page is not a page of the mini
+	// program.
+	ErrCodeInvalidPage = 41030
+	// ErrCodeNotSubscribed: the user has no acceptance of the template left
+	// (never accepted, used up, or turned off).
+	ErrCodeNotSubscribed = 43101
 	// ErrCodeNotFound is emulator-specific (not a WeChat code): unknown path,
 	// sent with HTTP 404.
 	ErrCodeNotFound = 404
@@ -111,6 +124,10 @@ var errMessages = map[int]string{
 	ErrCodeNoRecentInteraction: "no message exchange with the user in the last 30 seconds",
 	ErrCodeAlreadyTyping:       "already typing",
 	ErrCodeDataFormat:          "data format error",
+	ErrCodeArgumentInvalid:     "argument invalid!",
+	ErrCodeInvalidTemplateID:   "invalid template_id",
+	ErrCodeInvalidPage:         "invalid page",
+	ErrCodeNotSubscribed:       "user refuse to accept the msg",
 	ErrCodeNotFound:            "not found",
 	ErrCodeBadRequest:          "bad request",
 }

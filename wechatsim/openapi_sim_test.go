@@ -343,10 +343,11 @@ func TestSimAppsAndMedia(t *testing.T) {
 func TestAllResponsesAreJSON(t *testing.T) {
 	h := newHarness(t)
 	for _, p := range []string{"/_sim/tokens", "/_sim/stats", "/_sim/messages", "/_sim/typing", "/_sim/users",
-		"/_sim/transcript", "/_sim/apps", "/_sim/media", "/_sim/faults", "/_sim/clock", PathToken, PathMediaGet, "/x"} {
+		"/_sim/transcript", "/_sim/apps", "/_sim/media", "/_sim/faults", "/_sim/clock", "/_sim/templates", "/_sim/subscriptions",
+		"/_sim/subscribe-messages", PathToken, PathMediaGet, "/x"} {
 		decode(t, h.do(http.MethodGet, p, nil))
 	}
-	for _, p := range []string{PathStableToken, PathCustomSend, PathTyping, PathMediaUpload} {
+	for _, p := range []string{PathStableToken, PathCustomSend, PathTyping, PathMediaUpload, PathSubscribeSend, "/_sim/templates", "/_sim/subscriptions"} {
 		decode(t, h.do(http.MethodPost, p, nil))
 	}
 }

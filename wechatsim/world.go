@@ -84,7 +84,8 @@ type Entry struct {
 	OpenID string `json:"openid"`
 	// Direction is DirectionToServer, DirectionToUser or DirectionTyping.
 	Direction string `json:"direction"`
-	// Kind is the msgtype, the event name, or the typing command.
+	// Kind is the msgtype, the event name, the typing command, or
+	// KindSubscribeMessage for a subscribe message.
 	Kind string `json:"kind"`
 	// Body is the message as JSON. World.Record wraps a body that is not
 	// valid JSON (an XML push, say) into a JSON string.
@@ -153,6 +154,8 @@ type World struct {
 
 	media      map[string]*mediaRec // temporary media, see world_media.go
 	mediaQueue []string             // media ids, oldest first
+
+	subs subscribeState // subscribe templates and acceptances, see world_subscribe.go
 }
 
 // NewWorld returns an empty World reading time from clock (SystemClock when
