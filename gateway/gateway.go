@@ -138,40 +138,46 @@ func New(opts Options) (*Gateway, error) {
 	return g, nil
 }
 
-// Handler returns the push URLs, /healthz, /readyz, /metrics (when Metrics
-// is set) and, when admin is true and an admin token is set, the /v1/ API.
-// Serve the API on a private address instead with admin false and
+// Handler returns the push URLs, /healthz and /readyz and, when admin is
+// true, /metrics (when Metrics is set) and the /v1/ API (when an admin
+// token is set). With admin false, serve those on a private address with
 // AdminHandler.
 func (g *Gateway) Handler(admin bool) http.Handler {
 	mux := http.NewServeMux()
 	for _, a := range g.apps {
 		mux.Handle(a.app.Path, a)
 	}
-	g.operatorRoutes(mux)
+	g.probeRoutes(mux)
 	if admin {
-		g.apiRoutes(mux)
+		g.adminRoutes(mux)
 	}
 	return mux
 }
 
-// AdminHandler returns the /v1/ API (when an admin token is set) and the
-// operator's endpoints, for a separate, private listener.
+// AdminHandler returns /metrics, the /v1/ API (when an admin token is set)
+// and the probes, for a separate, private listener.
 func (g *Gateway) AdminHandler() http.Handler {
 	mux := http.NewServeMux()
-	g.operatorRoutes(mux)
-	g.apiRoutes(mux)
+	g.probeRoutes(mux)
+	g.adminRoutes(mux)
 	return mux
 }
 
-func (g *Gateway) operatorRoutes(mux *http.ServeMux) {
+// probeRoutes are /healthz and /readyz, for load balancers and
+// orchestrators.
+func (g *Gateway) probeRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("GET /readyz", g.readyz)
+}
+
+func (g *Gateway) adminRoutes(mux *http.ServeMux) {
 	if g.metrics != nil {
 		mux.Handle("GET /metrics", g.metrics.Handler())
 	}
+	g.apiRoutes(mux)
 }
 
 // readyz answers 200 when the store (and every extra check) answers within
@@ -202,8 +208,8 @@ func (g *Gateway) readyz(w http.ResponseWriter, r *http.Request) {
 // Retain runs until ctx ends. Every minute it deletes the expired nonces
 // (they only guard the replay window, a few minutes); every interval
 // (an hour when zero) the messages older than retain whose deliveries are
-// all done. Dead letters are kept until redelivered. retain 0 keeps
-// messages forever.
+// all done. Dead letters are kept until redelivered. retain 0 deletes no
+// message (the configuration's zero means its 30-day default).
 func (g *Gateway) Retain(ctx context.Context, retain, interval time.Duration) {
 	if interval <= 0 {
 		interval = time.Hour

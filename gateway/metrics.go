@@ -25,8 +25,9 @@ type Metrics struct {
 
 // NewMetrics registers the gateway's metrics, the Go runtime's and the
 // process's. stats, when set, is read on each scrape (at most every five
-// seconds) for the pending and dead deliveries and the age of the oldest.
-func NewMetrics(stats func(context.Context) ([]store.DestinationStats, error)) *Metrics {
+// seconds) for the pending and dead deliveries and the age of the oldest;
+// the destinations named report zeros when stats has nothing for them.
+func NewMetrics(stats func(context.Context) ([]store.DestinationStats, error), destinations ...string) *Metrics {
 	m := &Metrics{
 		registry: prometheus.NewRegistry(),
 		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -55,7 +56,7 @@ func NewMetrics(stats func(context.Context) ([]store.DestinationStats, error)) *
 	m.registry.MustRegister(m.pushes, m.ackLatency, m.dedupHits, m.deliveries, m.deliveryMs,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if stats != nil {
-		m.registry.MustRegister(&backlogCollector{stats: stats})
+		m.registry.MustRegister(&backlogCollector{stats: stats, known: destinations})
 	}
 	return m
 }
@@ -104,6 +105,7 @@ func (m *Metrics) Attempt(destination string, a store.Attempt, delivered bool) {
 // scraped, caching it briefly so that frequent scrapes cost one query.
 type backlogCollector struct {
 	stats func(context.Context) ([]store.DestinationStats, error)
+	known []string // destinations that report zeros when stats omits them
 
 	mu     sync.Mutex
 	at     time.Time
@@ -133,6 +135,15 @@ func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	stats := c.cached
 	c.mu.Unlock()
+	seen := map[string]bool{}
+	for _, s := range stats {
+		seen[s.Destination] = true
+	}
+	for _, d := range c.known {
+		if !seen[d] {
+			stats = append(stats, store.DestinationStats{Destination: d})
+		}
+	}
 	now := time.Now()
 	for _, s := range stats {
 		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(s.Pending), s.Destination)

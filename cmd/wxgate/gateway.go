@@ -42,6 +42,13 @@ func openGateway(ctx context.Context, cfg *config.Config, logger *slog.Logger) (
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 			return nil, fmt.Errorf("store: creating the directory of %s: %w", path, err)
 		}
+		// The database holds decrypted messages: only its owner may read
+		// it. SQLite gives its -wal and -shm files the same mode.
+		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		f.Close()
 	}
 	st, err := backend.Open(ctx, cfg.Store, "", store.Options{})
 	if err != nil {
@@ -55,7 +62,13 @@ func openGateway(ctx context.Context, cfg *config.Config, logger *slog.Logger) (
 		}
 	}()
 
-	metrics := gateway.NewMetrics(st.DeliveryStats)
+	var destNames []string
+	for _, name := range cfg.AppNames() {
+		for _, d := range cfg.Apps[name].Destinations {
+			destNames = append(destNames, destinationName(name, d.Name))
+		}
+	}
+	metrics := gateway.NewMetrics(st.DeliveryStats, destNames...)
 	ready := map[string]func(context.Context) error{}
 	var apps []gateway.App
 	for _, name := range cfg.AppNames() {
