@@ -8,8 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/goccy/go-yaml/ast"
-
 	"github.com/wxgate/wxgate/message"
 	"github.com/wxgate/wxgate/push"
 )
@@ -170,7 +168,7 @@ type App struct {
 	Secret Secret `yaml:"secret"`
 	// Destinations receive every push, in the order given.
 	Destinations []Destination `yaml:"destinations"`
-	// Rules are kept for the rules engine of the next issue (see Rules).
+	// Rules are the app's automatic answers (see Rules).
 	Rules Rules `yaml:"rules"`
 }
 
@@ -206,26 +204,6 @@ type NATSDestination struct {
 	// Default "wxgate.<app>".
 	SubjectPrefix string `yaml:"subject_prefix"`
 }
-
-// Rules is the app's rules section, reserved for the rules engine (the
-// answering issue). It is accepted as written and not validated yet: the
-// engine will replace this stub with typed rules that this package's
-// decoder checks field by field, like the rest of the file. ${ENV}
-// references in it are not expanded and no variable overrides it.
-type Rules struct {
-	node ast.Node
-	pos  Position
-}
-
-// IsSet reports whether the app has a rules section.
-func (r Rules) IsSet() bool { return r.node != nil }
-
-// Node returns the section's YAML node as written (anchors and aliases
-// not resolved), or nil.
-func (r Rules) Node() ast.Node { return r.node }
-
-// Pos returns where the section is in the file.
-func (r Rules) Pos() Position { return r.pos }
 
 // Position is a place in the configuration file.
 type Position struct {

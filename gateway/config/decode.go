@@ -285,21 +285,14 @@ func (d *decoder) value(path string, n ast.Node, v reflect.Value) {
 	if !d.spend(path, n) {
 		return
 	}
-	if v.Type() == rulesType {
-		// Kept as written, for the rules engine.
-		if r, _, ok := d.resolve(path, n); ok && r != nil {
-			if _, null := r.(*ast.NullNode); !null {
-				v.Set(reflect.ValueOf(Rules{node: r, pos: nodePos(r)}))
-			}
-		}
-		return
-	}
 	n, forceString, ok := d.resolve(path, n)
 	if !ok {
 		return
 	}
 	t := v.Type()
 	switch {
+	case t == rulesType:
+		v.Set(reflect.ValueOf(d.rules(path, n)))
 	case t == secretType:
 		v.Set(reflect.ValueOf(d.secret(path, n, forceString)))
 	case t == secretListType:

@@ -178,35 +178,6 @@ func secretText(s Secret) string {
 	return strconv.Quote(redacted) + "  # " + s.Source()
 }
 
-// rulesLines prints the rules section as written, re-indented.
-func rulesLines(head string, r Rules) []string {
-	if !r.IsSet() {
-		return []string{head + " []"}
-	}
-	src := strings.Split(strings.TrimRight(r.node.String(), "\n"), "\n")
-	if len(src) == 1 {
-		return []string{head + " " + strings.TrimSpace(src[0])}
-	}
-	common := -1
-	for _, l := range src {
-		if strings.TrimSpace(l) == "" {
-			continue
-		}
-		n := len(l) - len(strings.TrimLeft(l, " "))
-		if common < 0 || n < common {
-			common = n
-		}
-	}
-	out := []string{head + "  # kept as written (line " + strconv.Itoa(r.pos.Line) + "), not interpreted yet"}
-	for _, l := range src {
-		if len(l) >= common {
-			l = l[common:]
-		}
-		out = append(out, "  "+l)
-	}
-	return out
-}
-
 // formatDuration prints d the way it is written: 720h, 5m, 1m30s.
 func formatDuration(d time.Duration) string {
 	s := d.String()

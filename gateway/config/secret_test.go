@@ -165,7 +165,10 @@ func TestRedacted(t *testing.T) {
 		"max_body: 512KiB",
 		"mode: safe",
 		"  \"blog\":\n    path: \"/wechat/blog-v2\"",
-		"rules:  # kept as written (line 66), not interpreted yet\n      - match: hello\n        reply: Hi!",
+		"rules:\n      rules:\n        - name: \"welcome\"\n          match:\n            enter_session: true\n            session_from: \"blog-home\"",
+		`windows: ["mon-fri 09:00-18:00", "sat 10:00-14:00", "fri 22:00-02:00"]`,
+		`regex: "^order\\s*\\d+$"`,
+		"    rules: {}\n  \"shop\":",
 		"subject_prefix: \"wxgate.shop\"",
 		`scopes: ["send", "read"]`,
 	} {

@@ -287,6 +287,7 @@ func (v *validator) app(p string, a *App) {
 			}
 		}
 	}
+	v.rules(joinPath(p, "rules"), a)
 }
 
 // minSecret checks the length of a secret that protects an API or a
