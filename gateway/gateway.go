@@ -21,6 +21,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/wxgate/wxgate/gateway/config"
+	"github.com/wxgate/wxgate/gateway/rules"
+	"github.com/wxgate/wxgate/openapi"
 	"github.com/wxgate/wxgate/push"
 	"github.com/wxgate/wxgate/store"
 )
@@ -56,6 +59,16 @@ type Options struct {
 	AdminToken string
 	// Ready lists extra readiness checks for /readyz (NATS, say), by name.
 	Ready map[string]func(context.Context) error
+	// OpenAPI returns an app's Open API client (customer service, media,
+	// subscribe messages, the access token), or nil when the app has no
+	// AppSecret. Nil turns the Open API off.
+	OpenAPI func(app string) *openapi.Client
+	// APIKeys are the keys of the /v1/ API besides the admin token, with
+	// their apps and scopes.
+	APIKeys []config.APIKey
+	// Rules are the apps' compiled rules, by app name; an app without
+	// rules has none.
+	Rules map[string]*rules.Engine
 	// Metrics receives the gateway's metrics; nil for none.
 	Metrics *Metrics
 	// Logger receives one line per push; slog.Default() when nil.
@@ -71,6 +84,9 @@ const DefaultAckTimeout = 4 * time.Second
 // Gateway serves the push URLs and the operator's endpoints.
 type Gateway struct {
 	apps       []*appHandler
+	openapi    func(app string) *openapi.Client
+	apiKeys    []config.APIKey
+	rules      map[string]*rules.Engine
 	store      store.Store
 	notify     func()
 	ackTimeout time.Duration
@@ -92,6 +108,7 @@ func New(opts Options) (*Gateway, error) {
 	g := &Gateway{
 		store: opts.Store, notify: opts.Notify, ackTimeout: opts.AckTimeout, adminToken: opts.AdminToken,
 		ready: opts.Ready, metrics: opts.Metrics, log: opts.Logger, now: opts.Now,
+		openapi: opts.OpenAPI, apiKeys: opts.APIKeys, rules: opts.Rules,
 	}
 	if g.notify == nil {
 		g.notify = func() {}

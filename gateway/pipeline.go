@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/wxgate/wxgate/gateway/rules"
 	"github.com/wxgate/wxgate/gateway/webhook"
 	"github.com/wxgate/wxgate/message"
 	"github.com/wxgate/wxgate/push"
@@ -128,10 +129,21 @@ func (a *appHandler) receive(r *http.Request) outcome {
 		o.detail, o.kind = err.Error(), kind
 		return o
 	}
+	// The app's rules decide the passive answer, what to send, and whether
+	// the push goes on to the destinations.
+	destinations := a.app.Destinations
+	var decision rules.Decision
+	eng := a.g.rules[a.app.Name]
+	if eng != nil {
+		decision = eng.Evaluate(req.Push, receivedAt)
+		if !decision.Continue {
+			destinations = nil
+		}
+	}
 	// The passive reply, rendered as plaintext now so that a retry, which
 	// may come encrypted with another key, gets the same answer.
 	var replyPlain []byte
-	if reply := a.passiveReply(req); !message.IsSuccess(reply) {
+	if reply := a.passiveReply(req, decision); !message.IsSuccess(reply) {
 		if replyPlain, err = reply.AppendReply(nil, head, req.Format, receivedAt.Unix()); err != nil {
 			a.g.log.Error("rendering a passive reply", "app", a.app.Name, "err", err)
 			replyPlain = nil
@@ -145,7 +157,7 @@ func (a *appHandler) receive(r *http.Request) outcome {
 		CreateTime: head.CreateTime, ReceivedAt: receivedAt, DedupKey: dedupKey,
 		Format: req.Format.String(), Mode: req.Mode.String(), Raw: req.Plaintext, Payload: payload, Reply: replyPlain,
 		NonceKey: req.NonceKey, NonceDigest: req.BodyDigest, NonceExpires: req.NonceExpires,
-		Destinations: a.app.Destinations,
+		Destinations: destinations,
 	}})
 	if err != nil || len(results) != 1 {
 		// Never a 200 for a push that is not stored: WeChat retries a 5xx.
@@ -168,6 +180,12 @@ func (a *appHandler) receive(r *http.Request) outcome {
 		replyPlain = res.Reply
 	default:
 		a.g.notify()
+		if eng != nil && (len(decision.Send) > 0 || decision.Away.Due || decision.Typing) {
+			go a.g.answer(a.app.Name, eng, decision, res.ID)
+		}
+		if decision.Matched() {
+			o.detail = "rule " + decision.Rule
+		}
 	}
 	if len(replyPlain) == 0 {
 		o.body, o.ctype = successBody, ctypeText
@@ -184,10 +202,15 @@ func (a *appHandler) receive(r *http.Request) outcome {
 	return o
 }
 
-// passiveReply is what the gateway answers a stored push with. A push whose
-// sender wants an explicit acknowledgement (virtual payment) gets it once
-// stored: from then on the gateway delivers it at least once.
-func (a *appHandler) passiveReply(req *push.Request) message.Reply {
+// passiveReply is what the gateway answers a stored push with: the rules'
+// passive answer (a transfer to customer service); for a push whose
+// sender wants an explicit acknowledgement (virtual payment), that
+// acknowledgement, since from then on the gateway delivers it at least
+// once; "success" otherwise.
+func (a *appHandler) passiveReply(req *push.Request, d rules.Decision) message.Reply {
+	if d.Passive != nil {
+		return d.Passive
+	}
 	if !message.Acknowledges(req.Push, message.Success) && message.Acknowledges(req.Push, message.XPayOK) {
 		return message.XPayOK
 	}

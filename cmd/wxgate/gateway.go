@@ -16,6 +16,8 @@ import (
 	"github.com/wxgate/wxgate/gateway"
 	"github.com/wxgate/wxgate/gateway/config"
 	"github.com/wxgate/wxgate/gateway/deliver"
+	"github.com/wxgate/wxgate/gateway/rules"
+	"github.com/wxgate/wxgate/openapi"
 	"github.com/wxgate/wxgate/store"
 	"github.com/wxgate/wxgate/store/backend"
 )
@@ -24,6 +26,8 @@ import (
 // handlers, ready to serve.
 type gatewayRuntime struct {
 	cfg     *config.Config
+	rules   map[string]*rules.Engine
+	media   *rules.MediaCache
 	store   store.Store
 	engine  *deliver.Engine
 	gateway *gateway.Gateway
@@ -96,7 +100,15 @@ func openGateway(ctx context.Context, cfg *config.Config, logger *slog.Logger) (
 			}
 		}
 	}
+	// The gateway answers through the Open API for the rules and the
+	// webhooks' replies; it is made after the engine, which it notifies.
+	var gw *gateway.Gateway
+	clients := func(app string) (*openapi.Client, error) { return gw.Client(app) }
+	if rt.rules, rt.media, err = compileRules(cfg, st, clients); err != nil {
+		return nil, err
+	}
 	rt.engine, err = deliver.New(st, rt.dests, deliver.NewOwnerID(), deliver.Options{
+		OnDelivered: func(ctx context.Context, c store.Claimed, r deliver.Result) { gw.WebhookReplied(ctx, c, r) },
 		InitialBackoff: cfg.Delivery.InitialBackoff, MaxBackoff: cfg.Delivery.MaxBackoff,
 		MaxAttempts: cfg.Delivery.MaxAttempts, Concurrency: cfg.Delivery.Concurrency, ConcurrencyFor: concurrency,
 		Logger: logger, OnAttempt: metrics.Attempt,
@@ -106,11 +118,12 @@ func openGateway(ctx context.Context, cfg *config.Config, logger *slog.Logger) (
 	}
 	rt.gateway, err = gateway.New(gateway.Options{
 		Apps: apps, Store: st, Notify: rt.engine.Notify, AdminToken: cfg.Admin.Token.Value(),
-		Ready: ready, Metrics: metrics, Logger: logger,
+		Ready: ready, Metrics: metrics, Logger: logger, Rules: rt.rules,
 	})
 	if err != nil {
 		return nil, err
 	}
+	gw = rt.gateway
 	ok = true
 	return rt, nil
 }
@@ -190,6 +203,9 @@ func (rt *gatewayRuntime) run(ctx context.Context, ln, adminLn net.Listener, o l
 	engineDone := make(chan error, 1)
 	go func() { engineDone <- rt.engine.Run(engineCtx) }()
 	go rt.gateway.Retain(engineCtx, rt.cfg.Retain, time.Hour)
+	if len(rt.rules) > 0 {
+		go warmMedia(engineCtx, rt.rules, rt.media, rt.log)
+	}
 
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(servingLn) }()
