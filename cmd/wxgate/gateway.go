@@ -108,7 +108,7 @@ func openGateway(ctx context.Context, cfg *config.Config, logger *slog.Logger) (
 		return nil, err
 	}
 	rt.engine, err = deliver.New(st, rt.dests, deliver.NewOwnerID(), deliver.Options{
-		OnDelivered: func(ctx context.Context, c store.Claimed, r deliver.Result) { gw.WebhookReplied(ctx, c, r) },
+		OnDelivered:    func(ctx context.Context, c store.Claimed, r deliver.Result) { gw.WebhookReplied(ctx, c, r) },
 		InitialBackoff: cfg.Delivery.InitialBackoff, MaxBackoff: cfg.Delivery.MaxBackoff,
 		MaxAttempts: cfg.Delivery.MaxAttempts, Concurrency: cfg.Delivery.Concurrency, ConcurrencyFor: concurrency,
 		Logger: logger, OnAttempt: metrics.Attempt,

@@ -105,6 +105,7 @@ type pushOptions struct {
 	targetOptions
 	mode, format, originalID, openID, body string
 	deliveries, count, concurrency         int
+	timeScale                              float64
 	retryDelay                             time.Duration
 	fields                                 []string
 	verbose                                bool
@@ -119,13 +120,19 @@ safe mode, encrypted (encrypt_type=aes, msg_signature, openid; compat sends
 the plaintext fields plus Encrypt, safe only ToUserName and Encrypt). Each
 delivery waits --timeout (5 s, like WeChat); a push that gets no answer, a
 transport error or a status other than 200 is delivered again, up to
---deliveries times in all, with the same message and a fresh timestamp,
+--deliveries times in all (WeChat's own count by default: 3, or its
+schedule for xpay_* notifications, 16 deliveries over 24 h, which
+--time-scale plays faster), with the same message and a fresh timestamp,
 nonce and signature.
 
 The answer is accepted when it is "success" or an empty body, or a
-meaningful passive reply: transfer_customer_service to a user message, or
-{"ErrCode":0,...} to an xpay_* event, encrypted and signed with a correct
-MsgSignature and AppID when the push was (safe mode), in the push's format.
+meaningful passive reply: transfer_customer_service to a user message,
+{"ErrCode":0,...} to an xpay_* event, the answer to the iOS refund inquiry,
+or an express result to an express-provider request, encrypted and signed
+with a correct MsgSignature and AppID when the push was (safe mode), in the
+push's format. The pushes that need an explicit acknowledgement (xpay_*,
+the iOS refund inquiry, express requests) are not settled by "success":
+the verdict is not_acknowledged, and WeChat delivers them again.
 Anything else is a failure, which WeChat shows the user as
 「` + wechatsim.FailurePrompt + `」; wxgate prints which failure it was and why.
 
@@ -194,7 +201,8 @@ func newPushCmd() *cobra.Command {
 	pf.StringVar(&o.format, "format", "", "xml or json (default: xml, or the --body file's format)")
 	pf.StringVar(&o.originalID, "original-id", "", "the mini program's original ID gh_... (ToUserName); derived from the AppID by default")
 	pf.StringVar(&o.openID, "openid", "", "the sending user's openid (default: made up, one per user)")
-	pf.IntVar(&o.deliveries, "deliveries", wechatsim.DefaultDeliveries, "deliveries of a push that gets no answer, the first included")
+	pf.IntVar(&o.deliveries, "deliveries", 0, "deliveries of a push that gets no answer, the first included (0: WeChat's own count for the push)")
+	pf.Float64Var(&o.timeScale, "time-scale", 1, "multiply the pauses between deliveries (0.001 plays the 24 h xpay schedule in 87 s)")
 	pf.DurationVar(&o.retryDelay, "retry-delay", 0, "pause between deliveries")
 	pf.IntVar(&o.count, "count", 1, "number of distinct pushes")
 	pf.IntVar(&o.concurrency, "concurrency", 1, "pushes in flight at once (with --count)")
@@ -318,8 +326,10 @@ func runPush(cmd *cobra.Command, o *pushOptions, kind string, pre map[string]str
 		return badFlag(pushEnvPrefix, "count", "must be at least 1")
 	case o.concurrency < 1:
 		return badFlag(pushEnvPrefix, "concurrency", "must be at least 1")
-	case o.deliveries < 1:
-		return badFlag(pushEnvPrefix, "deliveries", "must be at least 1")
+	case o.deliveries < 0:
+		return badFlag(pushEnvPrefix, "deliveries", "must not be negative (0 means WeChat's own count)")
+	case o.timeScale <= 0:
+		return badFlag(pushEnvPrefix, "time-scale", "must be positive")
 	case o.retryDelay < 0:
 		return badFlag(pushEnvPrefix, "retry-delay", "must not be negative")
 	}
@@ -360,7 +370,7 @@ func runPush(cmd *cobra.Command, o *pushOptions, kind string, pre map[string]str
 	}
 	c, err := wechatsim.NewClient(wechatsim.ClientConfig{
 		URL: o.url, AppID: o.appID, Token: o.token, AESKey: o.aesKey, OriginalID: o.originalID,
-		Mode: mode, Format: format, Timeout: o.timeout, Deliveries: o.deliveries, RetryDelay: o.retryDelay,
+		Mode: mode, Format: format, Timeout: o.timeout, Deliveries: o.deliveries, RetryDelay: o.retryDelay, TimeScale: o.timeScale,
 		OpenID: o.openID, Concurrency: o.concurrency,
 	})
 	if err != nil {
