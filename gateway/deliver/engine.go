@@ -253,20 +253,44 @@ func (e *Engine) runLane(ctx context.Context, l *lane) error {
 	// the drain gives up.
 	work, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
-	// Buffered to the limit: a worker never blocks handing its outcome.
-	results := make(chan store.Outcome, l.limit)
+	// A fixed pool of limit workers takes claimed deliveries from todo,
+	// which holds up to limit more: while the loop waits on a Cycle (a
+	// commit), the workers go on with what was claimed ahead, so that the
+	// destination is never idle for the store's sake.
+	todo := make(chan store.Claimed, l.limit)
+	// Buffered to everything outstanding: a worker never blocks handing
+	// its outcome.
+	results := make(chan store.Outcome, 2*l.limit)
+	for range l.limit {
+		go func() {
+			for c := range todo {
+				if ctx.Err() != nil {
+					// Shutting down: not attempted; the lease is given back.
+					results <- store.Outcome{}
+					continue
+				}
+				results <- e.attempt(work, l, c)
+			}
+		}()
+	}
+	defer close(todo)
 	tick := time.NewTicker(e.opts.PollInterval)
 	defer tick.Stop()
 	var finished []store.Outcome
-	inflight, hungry, failures := 0, true, 0
+	outstanding, hungry, failures := 0, true, 0 // outstanding: claimed and not yet reported
+	take := func(o store.Outcome) {
+		outstanding--
+		if o.Attempt.N > 0 {
+			finished = append(finished, o)
+		}
+	}
 	for ctx.Err() == nil {
-		if len(finished) == 0 && (!hungry || inflight >= l.limit) {
+		if len(finished) == 0 && (!hungry || outstanding >= 2*l.limit) {
 			select {
 			case <-ctx.Done():
 				continue
 			case o := <-results:
-				finished = append(finished, o)
-				inflight--
+				take(o)
 			case <-l.wake:
 				hungry = true
 			case <-tick.C:
@@ -278,13 +302,15 @@ func (e *Engine) runLane(ctx context.Context, l *lane) error {
 		for {
 			select {
 			case o := <-results:
-				finished = append(finished, o)
-				inflight--
+				take(o)
 			default:
 				break drain
 			}
 		}
-		want := l.limit - inflight
+		want := min(2*l.limit-outstanding, store.MaxCycle)
+		if want <= 0 {
+			want = 0
+		}
 		if want == 0 && len(finished) == 0 {
 			continue
 		}
@@ -314,11 +340,11 @@ func (e *Engine) runLane(ctx context.Context, l *lane) error {
 			hungry = len(claimed) == want
 		}
 		for _, c := range claimed {
-			inflight++
-			go func() { results <- e.attempt(work, l, c) }()
+			outstanding++
+			todo <- c
 		}
 	}
-	return e.shutdownLane(ctx, l, results, finished, inflight, cancelWork)
+	return e.shutdownLane(ctx, l, results, finished, outstanding, cancelWork)
 }
 
 // shutdownLane waits for the attempts in flight (canceling them after
@@ -333,7 +359,9 @@ func (e *Engine) shutdownLane(ctx context.Context, l *lane, results <-chan store
 	for inflight > 0 {
 		select {
 		case o := <-results:
-			finished = append(finished, o)
+			if o.Attempt.N > 0 { // not a delivery skipped by the shutdown
+				finished = append(finished, o)
+			}
 			inflight--
 		case <-drain.C:
 			cancelWork()
