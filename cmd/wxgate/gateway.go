@@ -11,13 +11,16 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/wxgate/wxgate/gateway"
 	"github.com/wxgate/wxgate/gateway/config"
 	"github.com/wxgate/wxgate/gateway/deliver"
 	"github.com/wxgate/wxgate/gateway/rules"
 	"github.com/wxgate/wxgate/openapi"
+	"github.com/wxgate/wxgate/openapi/redistoken"
 	"github.com/wxgate/wxgate/store"
 	"github.com/wxgate/wxgate/store/backend"
 )
@@ -32,6 +35,7 @@ type gatewayRuntime struct {
 	engine  *deliver.Engine
 	gateway *gateway.Gateway
 	dests   []deliver.Destination
+	redis   *redis.Client // the shared token store's, when --redis is set
 	log     *slog.Logger
 }
 
@@ -116,9 +120,14 @@ func openGateway(ctx context.Context, cfg *config.Config, logger *slog.Logger) (
 	if err != nil {
 		return nil, err
 	}
+	openAPI, err := rt.openAPIClients(cfg, st)
+	if err != nil {
+		return nil, err
+	}
 	rt.gateway, err = gateway.New(gateway.Options{
 		Apps: apps, Store: st, Notify: rt.engine.Notify, AdminToken: cfg.Admin.Token.Value(),
 		Ready: ready, Metrics: metrics, Logger: logger, Rules: rt.rules,
+		OpenAPI: func(app string) *openapi.Client { return openAPI[app] }, APIKeys: cfg.APIKeys,
 	})
 	if err != nil {
 		return nil, err
@@ -126,6 +135,42 @@ func openGateway(ctx context.Context, cfg *config.Config, logger *slog.Logger) (
 	gw = rt.gateway
 	ok = true
 	return rt, nil
+}
+
+// openAPIClients builds the Open API client of every app with an
+// AppSecret. The replicas of a deployment share each app's access token,
+// so that one of them refreshes it: in Redis when --redis is set, else in
+// the store (PostgreSQL's row lease; on SQLite, which serves one instance,
+// the token outlives restarts).
+func (rt *gatewayRuntime) openAPIClients(cfg *config.Config, st store.Store) (map[string]*openapi.Client, error) {
+	clients := map[string]*openapi.Client{}
+	outbound, _ := st.(store.OutboundStore)
+	for _, name := range cfg.AppNames() {
+		app := cfg.Apps[name]
+		if !app.Secret.IsSet() {
+			continue
+		}
+		opts := []openapi.Option{openapi.WithBaseURL(cfg.OpenAPIURL)}
+		switch {
+		case cfg.Redis != "":
+			if rt.redis == nil {
+				ropts, err := redis.ParseURL(cfg.Redis)
+				if err != nil {
+					return nil, fmt.Errorf("redis: %w", err)
+				}
+				rt.redis = redis.NewClient(ropts)
+			}
+			opts = append(opts, openapi.WithSharedStore(redistoken.New(rt.redis, app.AppID)))
+		case outbound != nil:
+			opts = append(opts, openapi.WithSharedStore(gateway.NewTokenStore(outbound, app.AppID)))
+		}
+		c, err := openapi.New(app.AppID, app.Secret.Value(), opts...)
+		if err != nil {
+			return nil, fmt.Errorf("apps.%s: the Open API client: %w", name, err)
+		}
+		clients[name] = c
+	}
+	return clients, nil
 }
 
 func newDestination(cfg *config.Config, app, full string, d config.Destination) (deliver.Destination, error) {
@@ -147,14 +192,42 @@ func newDestination(cfg *config.Config, app, full string, d config.Destination) 
 		if cfg.NATS.URL == "" {
 			return nil, errors.New("a nats destination needs nats.url (--nats)")
 		}
-		prefix := d.NATS.SubjectPrefix
-		if prefix == "" {
-			prefix = "wxgate." + deliver.Token(app)
-		}
-		return deliver.NewNATS(deliver.NATSConfig{Name: full, URL: cfg.NATS.URL, Prefix: prefix, Stream: cfg.NATS.Stream,
-			StreamSubjects: []string{"wxgate.>"}})
+		return deliver.NewNATS(deliver.NATSConfig{Name: full, URL: cfg.NATS.URL, Prefix: natsPrefix(app, d.NATS), Stream: cfg.NATS.Stream,
+			StreamSubjects: streamSubjects(cfg)})
 	}
 	return nil, errors.New("neither webhook nor nats is set")
+}
+
+// natsPrefix is a nats destination's subject prefix.
+func natsPrefix(app string, d *config.NATSDestination) string {
+	if d.SubjectPrefix != "" {
+		return d.SubjectPrefix
+	}
+	return "wxgate." + deliver.Token(app)
+}
+
+// streamSubjects are the subjects of the stream the gateway creates when
+// it is missing: every nats destination's prefix, so that one stream
+// captures them all.
+func streamSubjects(cfg *config.Config) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, name := range cfg.AppNames() {
+		for _, d := range cfg.Apps[name].Destinations {
+			if d.NATS == nil {
+				continue
+			}
+			subject := "wxgate.>"
+			if d.NATS.SubjectPrefix != "" && !strings.HasPrefix(d.NATS.SubjectPrefix, "wxgate.") {
+				subject = d.NATS.SubjectPrefix + ".>"
+			}
+			if !seen[subject] {
+				seen[subject] = true
+				out = append(out, subject)
+			}
+		}
+	}
+	return out
 }
 
 // close releases the destinations and the store.
@@ -166,6 +239,9 @@ func (rt *gatewayRuntime) close() {
 	}
 	if rt.store != nil {
 		rt.store.Close()
+	}
+	if rt.redis != nil {
+		rt.redis.Close()
 	}
 }
 
