@@ -157,7 +157,7 @@ func New(opts Options) (*Gateway, error) {
 
 // Handler returns the push URLs, /healthz and /readyz and, when admin is
 // true, /metrics (when Metrics is set) and the /v1/ API (when an admin
-// token is set). With admin false, serve those on a private address with
+// token or API keys are set). With admin false, serve those on a private address with
 // AdminHandler.
 func (g *Gateway) Handler(admin bool) http.Handler {
 	mux := http.NewServeMux()
@@ -261,9 +261,19 @@ func (g *Gateway) deleteMessages(ctx context.Context, retain time.Duration) {
 	if retain <= 0 {
 		return
 	}
-	if n, err := g.store.DeleteMessagesBefore(ctx, g.now().Add(-retain), store.KeepUndelivered); err != nil && ctx.Err() == nil {
+	before := g.now().Add(-retain)
+	if n, err := g.store.DeleteMessagesBefore(ctx, before, store.KeepUndelivered); err != nil && ctx.Err() == nil {
 		g.log.Warn("retention: deleting delivered messages", "err", err)
 	} else if n > 0 {
 		g.log.Info("retention: delivered messages deleted", "count", n, "older_than", retain.String())
+	}
+	// Outbound records go with the conversations they belong to; expired
+	// idempotency keys and away claims with them.
+	if out := g.outboundStore(); out != nil {
+		if n, err := out.DeleteOutboundBefore(ctx, before); err != nil && ctx.Err() == nil {
+			g.log.Warn("retention: deleting outbound records", "err", err)
+		} else if n > 0 {
+			g.log.Info("retention: outbound records deleted", "count", n, "older_than", retain.String())
+		}
 	}
 }

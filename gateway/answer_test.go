@@ -1,0 +1,202 @@
+package gateway
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/wxgate/wxgate/gateway/config"
+	"github.com/wxgate/wxgate/gateway/deliver"
+	"github.com/wxgate/wxgate/gateway/rules"
+	"github.com/wxgate/wxgate/message"
+	"github.com/wxgate/wxgate/openapi"
+	"github.com/wxgate/wxgate/store"
+	"github.com/wxgate/wxgate/wechatsim"
+)
+
+const tSecret = "appsecret0123456789abcdef01234567"
+
+// answering is a gateway with rules and an Open API client pointed at the
+// mock, sharing one World with the emulator.
+type answering struct {
+	*fixture
+	mock *wechatsim.OpenAPI
+}
+
+func newAnswering(t *testing.T, rulesYAML string) *answering {
+	t.Helper()
+	world := wechatsim.NewWorld(wechatsim.SystemClock{})
+	world.AddApp(wechatsim.App{AppID: tAppID, Secret: tSecret, OriginalID: "gh_0123456789ab"})
+	mock := wechatsim.NewOpenAPI(wechatsim.WithWorld(world), wechatsim.WithClock(wechatsim.SystemClock{}))
+	srv := httptest.NewServer(mock)
+	t.Cleanup(srv.Close)
+	client, err := openapi.New(tAppID, tSecret, openapi.WithBaseURL(srv.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var engines map[string]*rules.Engine
+	if rulesYAML != "" {
+		cfg, err := config.Parse("test.yaml", []byte("allow_inline_secrets: true\napps:\n  default:\n    appid: "+tAppID+
+			"\n    token: "+tToken+"\n    secret: "+tSecret+"\n    rules:\n"+rulesYAML))
+		if err != nil {
+			t.Fatal(err)
+		}
+		eng, err := rules.Compile("default", cfg.Apps["default"].Rules)
+		if err != nil {
+			t.Fatal(err)
+		}
+		engines = map[string]*rules.Engine{"default": eng}
+	}
+	f := newFixture(t, func(o *Options) {
+		o.OpenAPI = func(string) *openapi.Client { return client }
+		o.Rules = engines
+	})
+	f.world = world
+	return &answering{fixture: f, mock: mock}
+}
+
+// sentTo waits (bounded) for n customer-service messages to the user and
+// returns them.
+func (a *answering) sentTo(t *testing.T, openid string, n int) []wechatsim.SentMessage {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		got := a.mock.SentMessages(openid)
+		if len(got) >= n || time.Now().After(deadline) {
+			return got
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+const testRules = `      rules:
+        - name: welcome
+          match: {enter_session: true}
+          reply: 欢迎光临
+        - name: price
+          match: {keyword: 价格}
+          reply: 价目表在此
+          continue: false
+        - name: human
+          match: {contains: 人工}
+          transfer: true
+`
+
+// A keyword gets its reply in the user's chat; entering the session gets
+// the welcome; "人工" is transferred passively, in the request's format
+// and encrypted when the request was; continue: false keeps a push from
+// the destinations.
+func TestRulesAnswer(t *testing.T) {
+	a := newAnswering(t, testRules)
+	user := a.world.NewUser()
+	for _, format := range []message.Format{message.FormatXML, message.FormatJSON} {
+		c, err := wechatsim.NewClient(wechatsim.ClientConfig{Handler: a.handler, Path: "/wechat", AppID: tAppID, Token: tToken,
+			AESKey: tKey, Mode: wechatsim.ModeSafe, Format: format, World: a.world, OpenID: user.OpenID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		out, err := c.Push(context.Background(), &message.Text{Content: "转人工"})
+		if err != nil || !out.Accepted || out.Reply == nil || out.Reply.Head().MsgType != message.MsgTypeTransferCustomerService {
+			t.Fatalf("%v transfer: %v %+v", format, err, out)
+		}
+	}
+	c, _ := wechatsim.NewClient(wechatsim.ClientConfig{Handler: a.handler, Path: "/wechat", AppID: tAppID, Token: tToken,
+		AESKey: tKey, World: a.world, OpenID: user.OpenID})
+	defer c.Close()
+	c.Push(context.Background(), &message.UserEnterTempSession{SessionFrom: "home"})
+	if got := a.sentTo(t, user.OpenID, 1); len(got) != 1 || !strings.Contains(string(got[0].Body), "欢迎光临") {
+		t.Fatalf("welcome: %+v", got)
+	}
+	c.Push(context.Background(), &message.Text{Content: "价格"})
+	got := a.sentTo(t, user.OpenID, 2)
+	if len(got) != 2 || !strings.Contains(string(got[1].Body), "价目表在此") {
+		t.Fatalf("keyword reply: %+v", got)
+	}
+	// The priced push was stored without deliveries; the others have one.
+	msgs, _, _ := a.st.List(context.Background(), store.Filter{OpenID: user.OpenID}, "")
+	for _, m := range msgs {
+		ds, _, _ := a.st.Deliveries(context.Background(), m.ID)
+		wantDeliveries := 1
+		if strings.Contains(string(m.Raw), "价格") {
+			wantDeliveries = 0
+		}
+		if len(ds) != wantDeliveries {
+			t.Errorf("%s: %d deliveries, want %d", m.Raw, len(ds), wantDeliveries)
+		}
+	}
+	// Each send is recorded as an outbound message of its rule.
+	recs, _, err := a.st.(store.OutboundStore).ListOutbound(context.Background(), store.OutboundFilter{OpenID: user.OpenID}, "")
+	if err != nil || len(recs) != 2 || recs[0].Sender != "rule:price" || !recs[0].OK || recs[1].Sender != "rule:welcome" {
+		t.Fatalf("outbound: %v %+v", err, recs)
+	}
+}
+
+// A webhook's 2xx answer with replies reaches the user, in order; a bad
+// item is recorded as failed and the rest still go.
+func TestWebhookReplies(t *testing.T) {
+	a := newAnswering(t, "")
+	user := a.world.NewUser()
+	c, _ := wechatsim.NewClient(wechatsim.ClientConfig{Handler: a.handler, Path: "/wechat", AppID: tAppID, Token: tToken,
+		AESKey: tKey, World: a.world, OpenID: user.OpenID})
+	defer c.Close()
+	if out, err := c.Push(context.Background(), &message.Text{Content: "在吗"}); err != nil || !out.Accepted {
+		t.Fatalf("%v %+v", err, out)
+	}
+	msgs, _, _ := a.st.List(context.Background(), store.Filter{OpenID: user.OpenID}, "")
+	answer := `{"replies":[{"msgtype":"text","text":{"content":"在的"}},{"msgtype":"voice","voice":{}},` +
+		`{"msgtype":"link","link":{"title":"订单","description":"d","url":"https://example.com","thumb_url":"https://example.com/t.png"}}]}`
+	a.g.WebhookReplied(context.Background(), store.Claimed{MessageID: msgs[0].ID, App: "default", Destination: "default/hook", OpenID: user.OpenID},
+		deliver.Result{Status: 200, Body: []byte(answer), Delivered: true})
+	got := a.sentTo(t, user.OpenID, 2)
+	if len(got) != 2 || !strings.Contains(string(got[0].Body), "在的") || !strings.Contains(string(got[1].Body), `"link"`) {
+		t.Fatalf("sent: %+v", got)
+	}
+	recs, _, _ := a.st.(store.OutboundStore).ListOutbound(context.Background(), store.OutboundFilter{OpenID: user.OpenID}, "")
+	failed := 0
+	for _, r := range recs {
+		if r.Sender != "webhook:default/hook" || r.InReplyTo != msgs[0].ID {
+			t.Errorf("record %+v", r)
+		}
+		if !r.OK {
+			failed++
+			if !strings.Contains(r.Error, "replies[1]") {
+				t.Errorf("failed record says %q", r.Error)
+			}
+		}
+	}
+	if len(recs) != 3 || failed != 1 {
+		t.Fatalf("%d records, %d failed: %+v", len(recs), failed, recs)
+	}
+	// A plain acknowledgement sends nothing.
+	a.g.WebhookReplied(context.Background(), store.Claimed{MessageID: msgs[0].ID, App: "default", OpenID: user.OpenID},
+		deliver.Result{Status: 204, Body: []byte("ok"), Delivered: true})
+	if got := a.mock.SentMessages(user.OpenID); len(got) != 2 {
+		t.Fatalf("%d sent after a plain acknowledgement", len(got))
+	}
+}
+
+func TestReplyItem(t *testing.T) {
+	for item, ok := range map[string]bool{
+		`{"msgtype":"text","text":{"content":"x"}}`:                  true,
+		`{"touser":"o1","msgtype":"image","image":{"media_id":"m"}}`: true,
+		`{"touser":"o2","msgtype":"text","text":{"content":"x"}}`:    false, // another user
+		`{"msgtype":"text"}`:           false,
+		`{"text":{"content":"x"}}`:     false,
+		`[]`:                           false,
+		`{"msgtype":"news","news":{}}`: false,
+	} {
+		body, err := replyItem(json.RawMessage(item), "o1")
+		if (err == nil) != ok {
+			t.Errorf("%s: %v", item, err)
+		}
+		if ok && !strings.Contains(string(body), `"touser":"o1"`) {
+			t.Errorf("%s: %s", item, body)
+		}
+	}
+	_ = http.StatusOK
+}
