@@ -200,3 +200,43 @@ func TestReplyItem(t *testing.T) {
 	}
 	_ = http.StatusOK
 }
+
+// Outside office hours the away message comes once per user and closed
+// period, through the store's ledger, on top of the rules' answers.
+func TestAwayOncePerPeriod(t *testing.T) {
+	// A window on the day after tomorrow only: closed now, whatever the time.
+	day := strings.ToLower(time.Now().UTC().Add(48 * time.Hour).Weekday().String()[:3])
+	a := newAnswering(t, `      office_hours:
+        time_zone: UTC
+        windows: ["`+day+` 09:00-10:00"]
+        away: 我们下班了
+`)
+	st, ok := a.st.(store.OutboundStore)
+	if !ok {
+		t.Skip("the store keeps no outbound records")
+	}
+	rules.WithLedger(StoreLedger{Store: st})(a.g.rules["default"])
+	user := a.world.NewUser()
+	c, _ := wechatsim.NewClient(wechatsim.ClientConfig{Handler: a.handler, Path: "/wechat", AppID: tAppID, Token: tToken,
+		AESKey: tKey, World: a.world, OpenID: user.OpenID})
+	defer c.Close()
+	for _, text := range []string{"在吗", "有人吗", "hello"} {
+		if out, err := c.Push(context.Background(), &message.Text{Content: text}); err != nil || !out.Accepted {
+			t.Fatalf("%v %+v", err, out)
+		}
+	}
+	got := a.sentTo(t, user.OpenID, 1)
+	time.Sleep(100 * time.Millisecond) // a second away message would be on its way by now
+	got = a.mock.SentMessages(user.OpenID)
+	if len(got) != 1 || !strings.Contains(string(got[0].Body), "我们下班了") {
+		t.Fatalf("away messages: %+v", got)
+	}
+	other := a.world.NewUser()
+	c2, _ := wechatsim.NewClient(wechatsim.ClientConfig{Handler: a.handler, Path: "/wechat", AppID: tAppID, Token: tToken,
+		AESKey: tKey, World: a.world, OpenID: other.OpenID})
+	defer c2.Close()
+	c2.Push(context.Background(), &message.Text{Content: "hi"})
+	if got := a.sentTo(t, other.OpenID, 1); len(got) != 1 {
+		t.Fatalf("another user got %d away messages", len(got))
+	}
+}
