@@ -73,6 +73,20 @@ func (a *answering) sentTo(t *testing.T, openid string, n int) []wechatsim.SentM
 	}
 }
 
+// outbound waits (bounded) for n outbound records of the user and returns
+// them, newest first.
+func (a *answering) outbound(t *testing.T, openid string, n int) ([]store.Outbound, error) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		recs, _, err := a.st.(store.OutboundStore).ListOutbound(context.Background(), store.OutboundFilter{OpenID: openid}, "")
+		if err != nil || len(recs) >= n || time.Now().After(deadline) {
+			return recs, err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 const testRules = `      rules:
         - name: welcome
           match: {enter_session: true}
@@ -129,8 +143,9 @@ func TestRulesAnswer(t *testing.T) {
 			t.Errorf("%s: %d deliveries, want %d", m.Raw, len(ds), wantDeliveries)
 		}
 	}
-	// Each send is recorded as an outbound message of its rule.
-	recs, _, err := a.st.(store.OutboundStore).ListOutbound(context.Background(), store.OutboundFilter{OpenID: user.OpenID}, "")
+	// Each send is recorded as an outbound message of its rule, once
+	// WeChat has answered.
+	recs, err := a.outbound(t, user.OpenID, 2)
 	if err != nil || len(recs) != 2 || recs[0].Sender != "rule:price" || !recs[0].OK || recs[1].Sender != "rule:welcome" {
 		t.Fatalf("outbound: %v %+v", err, recs)
 	}
@@ -156,7 +171,7 @@ func TestWebhookReplies(t *testing.T) {
 	if len(got) != 2 || !strings.Contains(string(got[0].Body), "在的") || !strings.Contains(string(got[1].Body), `"link"`) {
 		t.Fatalf("sent: %+v", got)
 	}
-	recs, _, _ := a.st.(store.OutboundStore).ListOutbound(context.Background(), store.OutboundFilter{OpenID: user.OpenID}, "")
+	recs, _ := a.outbound(t, user.OpenID, 3)
 	failed := 0
 	for _, r := range recs {
 		if r.Sender != "webhook:default/hook" || r.InReplyTo != msgs[0].ID {

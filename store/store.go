@@ -75,6 +75,12 @@ type NewMessage struct {
 	Payload    []byte    // the webhook JSON body, built by the caller
 	Reply      []byte    // the passive reply a retry is answered with; nil for none
 
+	// Destinations names where the message is delivered: Append inserts one
+	// pending delivery per name, due at once, in the message's transaction
+	// (a Duplicate or Replay inserts none). Names are 1 to MaxDestinationLen
+	// bytes of UTF-8, at most MaxDestinations of them, without repeats.
+	Destinations []string
+
 	// NonceKey identifies the request's one-use (timestamp, nonce);
 	// "" skips the nonce check. NonceDigest is a digest of what the request
 	// signed, so that a retransmission of the same request is told apart from
@@ -169,8 +175,9 @@ type BatchInfo struct {
 type Options struct {
 	// BeforeCommit, when set, runs inside each batch's transaction after its
 	// messages were inserted and before COMMIT, with the messages the batch
-	// stores (never empty; duplicates and replays are not in it). It is the
-	// place to enqueue deliveries in the same transaction. An error (or a
+	// stores (never empty; duplicates and replays are not in it), after
+	// their deliveries (NewMessage.Destinations), for anything else that must
+	// commit with them. An error (or a
 	// panic) rolls the whole batch back and every Append in it fails. stored
 	// is reused after the call: keep no reference to it. The hook may run
 	// more than once for a batch (when a deadlock makes it start over).
@@ -186,11 +193,11 @@ type Options struct {
 	QueueSize int
 	// CommitTimeout bounds one batch's transaction. Default DefaultCommitTimeout.
 	CommitTimeout time.Duration
-	// Now is the clock that nonce expiry is judged by. Default time.Now.
+	// Now is the clock that nonce expiry, delivery due times and leases are
+	// judged by. Default time.Now.
 	Now func() time.Time
 	// Migrations are extra schema migrations applied on Open after the
-	// store's own, for tables that other packages keep next to the messages
-	// (deliveries, for instance).
+	// store's own, for tables that other packages keep next to the messages.
 	Migrations []Migration
 }
 
@@ -215,8 +222,12 @@ type Filter struct {
 	Limit   int       // page size: 0 means DefaultListLimit; at most MaxListLimit
 }
 
-// Store keeps pushes. Implementations are safe for concurrent use.
+// Store keeps pushes and their deliveries. Implementations are safe for
+// concurrent use.
 type Store interface {
+	DeliveryStore
+	OutboundStore
+
 	// Append stores msgs in one transaction (shared with concurrent calls,
 	// see the package doc) and returns one result per message, in order. It
 	// returns only after the commit. An error means no result is known: the
@@ -236,10 +247,10 @@ type Store interface {
 	DeleteExpiredNonces(ctx context.Context, now time.Time) (int64, error)
 	// DeleteMessagesBefore deletes the messages received before t, except
 	// those for which keep is true, in short transactions, and returns how
-	// many it deleted. keep is a boolean SQL expression in the backend's
-	// dialect over the messages table aliased m, e.g.
-	// "EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND d.state <> 'done')";
-	// "" keeps none. It is code, never user input.
+	// many it deleted, with their deliveries and attempts. keep is a boolean
+	// SQL expression in the backend's dialect over the messages table
+	// aliased m: retention passes KeepUndelivered; "" keeps none. It is
+	// code, never user input.
 	DeleteMessagesBefore(ctx context.Context, t time.Time, keep string) (int64, error)
 	// Dialect tells which SQL the backend speaks.
 	Dialect() Dialect
