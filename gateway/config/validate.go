@@ -1,6 +1,7 @@
 package config
 
 import (
+	"github.com/wxgate/wxgate/store"
 	"net"
 	"net/url"
 	"path"
@@ -245,6 +246,9 @@ func (v *validator) app(p string, a *App) {
 		v.errf(joinPath(p, "secret"), "must be the console's AppSecret: no spaces, at most 128 characters (got %d characters%s)", len(s.Value()), from(s))
 	}
 	dp := joinPath(p, "destinations")
+	if len(a.Destinations) > store.MaxDestinations {
+		v.errf(dp, "at most %d destinations per app (got %d)", store.MaxDestinations, len(a.Destinations))
+	}
 	names := map[string]int{}
 	for i := range a.Destinations {
 		d := &a.Destinations[i]

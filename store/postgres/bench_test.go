@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 
 	"github.com/wxgate/wxgate/store"
@@ -20,4 +21,22 @@ func BenchmarkAppend(b *testing.B) {
 	}
 	defer s.Close()
 	storetest.BenchAppend(b, s, &stats)
+}
+
+// BenchmarkAppendAndDeliver: durable pushes to one destination while one
+// Cycle loop delivers them, as fast as the store takes them and paced at
+// the target rate.
+func BenchmarkAppendAndDeliver(b *testing.B) {
+	url := testURL(b)
+	for _, rate := range []int{0, 3000} {
+		b.Run("rate="+strconv.Itoa(rate), func(b *testing.B) {
+			var stats storetest.BatchStats
+			s, err := postgres.Open(context.Background(), postgres.Options{URL: url, Schema: newSchema(b, url), Options: store.Options{OnBatch: stats.OnBatch}})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			storetest.BenchAppendAndDeliver(b, s, &stats, rate)
+		})
+	}
 }

@@ -8,6 +8,11 @@
 // waits for that commit and then finds the row. A batch that meets a
 // deadlock or such a race runs again (at most core.MaxAttempts times).
 //
+// Delivery cycles do not go through the writer: each is its own
+// transaction of two statements sent in one round trip, and concurrent
+// ones (other destinations, other replicas) run side by side, their
+// claims kept apart by FOR UPDATE SKIP LOCKED.
+//
 // Tables live in one schema (Options.Schema, default "wxgate"), which every
 // pooled connection has as its search_path, so hooks and River see them
 // unqualified. Versioned migrations are embedded, and applied by Open and
@@ -282,10 +287,11 @@ type columns struct {
 	received                                                     []time.Time
 	raws, payloads, replies                                      [][]byte
 	leftA, leftB                                                 []string
+	dIDs, dApps, dDests                                          []string
 }
 
 func (c *columns) reset() {
-	for _, s := range []*[]string{&c.keys, &c.digests, &c.ids, &c.apps, &c.appids, &c.openids, &c.types, &c.events, &c.dedups, &c.fmts, &c.mds, &c.leftA, &c.leftB} {
+	for _, s := range []*[]string{&c.keys, &c.digests, &c.ids, &c.apps, &c.appids, &c.openids, &c.types, &c.events, &c.dedups, &c.fmts, &c.mds, &c.leftA, &c.leftB, &c.dIDs, &c.dApps, &c.dDests} {
 		clear(*s)
 		*s = (*s)[:0]
 	}
@@ -328,6 +334,9 @@ func (s *Store) batch(ctx context.Context, tx pgx.Tx, p *core.Plan) error {
 		}
 	}
 	if err := p.Resolve(); err != nil {
+		return err
+	}
+	if err := s.insertDeliveries(ctx, tx, p); err != nil {
 		return err
 	}
 	return core.RunHook(ctx, &s.opts.Options, txn{tx}, p)

@@ -4,9 +4,12 @@
 // The database runs in WAL mode with synchronous=FULL, so a commit is on
 // disk before Append returns; group commit (see package store) makes that
 // one fsync per batch. All writes go through one connection, which the
-// group-commit writer shares with SetReply and the deletions, so writers
-// never meet SQLITE_BUSY among themselves; reads use a small pool of
-// read-only connections that WAL lets run beside the writer. The schema's
+// group-commit writer shares with SetReply, the deletions and the rarer
+// delivery updates, so writers never meet SQLITE_BUSY among themselves;
+// a delivery Cycle runs inside the next batch's transaction (see package
+// store). Reads use a small pool of read-only connections that WAL lets
+// run beside the writer. The writer keeps temporary data (savepoint and
+// statement journals) in memory and a 16 MiB page cache. The schema's
 // versioned migrations are embedded and applied by Open.
 package sqlite
 
@@ -61,7 +64,8 @@ type Store struct {
 	r      *sql.DB // read-only pool
 	writer *core.Writer
 
-	nonceUpsert, nonceGet, msgInsert, msgGet *sql.Stmt
+	nonceUpsert, nonceGet, msgInsert, msgGet                                 *sql.Stmt
+	deliveryInsert, attemptsInsert, outcomesUpdate, claimSelect, claimUpdate *sql.Stmt
 
 	closeOnce sync.Once
 	closeErr  error
@@ -104,7 +108,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	}
 
 	busy := "busy_timeout(" + strconv.FormatInt(o.BusyTimeout.Milliseconds(), 10) + ")"
-	wq := url.Values{"_pragma": {busy, "journal_mode(WAL)", "synchronous(" + o.Synchronous + ")", "foreign_keys(1)"}, "_txlock": {"immediate"}}
+	wq := url.Values{"_pragma": {busy, "journal_mode(WAL)", "synchronous(" + o.Synchronous + ")", "foreign_keys(1)", "temp_store(MEMORY)", "cache_size(-16384)"}, "_txlock": {"immediate"}}
 	rq := url.Values{"_pragma": {busy, "foreign_keys(1)", "query_only(1)"}}
 	s := &Store{opts: o}
 	if s.w, err = sql.Open("sqlite", o.Path+"?"+wq.Encode()); err != nil {
@@ -200,6 +204,11 @@ func (s *Store) prepare(ctx context.Context) error {
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 			ON CONFLICT (app, dedup_key) DO NOTHING`},
 		{&s.msgGet, `SELECT id, reply FROM messages WHERE app = $1 AND dedup_key = $2`},
+		{&s.deliveryInsert, sqlDeliveryInsert},
+		{&s.attemptsInsert, sqlAttemptsInsert},
+		{&s.outcomesUpdate, sqlOutcomesUpdate},
+		{&s.claimSelect, sqlClaimSelect},
+		{&s.claimUpdate, sqlClaimUpdate},
 	} {
 		st, err := s.w.PrepareContext(ctx, p.sql)
 		if err != nil {
@@ -282,7 +291,39 @@ func (s *Store) batch(ctx context.Context, tx *sql.Tx, p *core.Plan) error {
 	if err := p.Resolve(); err != nil {
 		return err
 	}
-	return core.RunHook(ctx, &s.opts.Options, txn{tx}, p)
+	if err := s.insertDeliveries(ctx, tx, p); err != nil {
+		return err
+	}
+	if err := core.RunHook(ctx, &s.opts.Options, txn{tx}, p); err != nil {
+		return err
+	}
+	for i := 0; ; i++ { // up to the last moment: see core.Plan.NextJob
+		j := p.NextJob(i)
+		if j == nil {
+			return nil
+		}
+		if err := runJob(ctx, tx, j); err != nil {
+			return err
+		}
+	}
+}
+
+// runJob runs a job in a savepoint, so that its failure rolls back its own
+// work and not the batch's. It returns an error only when the savepoint
+// itself fails, which fails the batch.
+func runJob(ctx context.Context, tx *sql.Tx, j *core.Job) error {
+	if _, err := tx.ExecContext(ctx, `SAVEPOINT job`); err != nil {
+		return fmt.Errorf("store/sqlite: savepoint: %w", err)
+	}
+	if j.Err = j.Fn(ctx, tx); j.Err != nil {
+		if _, err := tx.ExecContext(ctx, `ROLLBACK TO job`); err != nil {
+			return fmt.Errorf("store/sqlite: rollback to savepoint: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `RELEASE job`); err != nil {
+		return fmt.Errorf("store/sqlite: release savepoint: %w", err)
+	}
+	return nil
 }
 
 // txn is the store.Tx of a batch.
@@ -525,7 +566,8 @@ func (s *Store) Close() error {
 }
 
 func (s *Store) closeDBs() error {
-	for _, st := range []*sql.Stmt{s.nonceUpsert, s.nonceGet, s.msgInsert, s.msgGet} {
+	for _, st := range []*sql.Stmt{s.nonceUpsert, s.nonceGet, s.msgInsert, s.msgGet,
+		s.deliveryInsert, s.attemptsInsert, s.outcomesUpdate, s.claimSelect, s.claimUpdate} {
 		if st != nil {
 			st.Close()
 		}

@@ -59,6 +59,9 @@ func Run(t *testing.T, newDB func(t *testing.T) Opener) {
 	} {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newDB(t)) })
 	}
+	for _, tc := range deliveryTests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newDB(t)) })
+	}
 }
 
 // open opens a store and closes it when the test ends.
@@ -1019,7 +1022,14 @@ func testClosed(t *testing.T, db Opener) {
 	_, err5 := s.DeleteExpiredNonces(ctx, time.Now())
 	_, err6 := s.DeleteMessagesBefore(ctx, time.Now(), "")
 	err7 := s.Ping(ctx)
-	for i, err := range []error{err1, err2, err3, err4, err5, err6, err7} {
+	_, err8 := s.Cycle(ctx, "d", "w", nil, 1, time.Second)
+	err9 := s.ReleaseLeases(ctx, "w")
+	_, _, err10 := s.Deliveries(ctx, id)
+	_, _, err11 := s.DeadLetters(ctx, store.DeadFilter{}, "")
+	_, err12 := s.Redeliver(ctx, id, "")
+	_, err13 := s.RedeliverDead(ctx, "")
+	_, err14 := s.DeliveryStats(ctx)
+	for i, err := range []error{err1, err2, err3, err4, err5, err6, err7, err8, err9, err10, err11, err12, err13, err14} {
 		if !errors.Is(err, store.ErrClosed) {
 			t.Fatalf("call %d after Close: %v, want ErrClosed", i+1, err)
 		}

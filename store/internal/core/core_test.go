@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/wxgate/wxgate/store"
 )
@@ -21,6 +23,7 @@ type fake struct {
 	entered chan struct{}
 	err     func(attempt int) error
 	calls   int
+	jobs    []int // jobs per committed batch
 }
 
 func (f *fake) commit(ctx context.Context, p *Plan) error {
@@ -49,8 +52,12 @@ func (f *fake) commit(ctx context.Context, p *Plan) error {
 	if err := p.Resolve(); err != nil {
 		return err
 	}
+	for i := 0; p.NextJob(i) != nil; i++ {
+		p.Jobs[i].Err = p.Jobs[i].Fn(ctx, f)
+	}
 	f.mu.Lock()
 	f.batches = append(f.batches, len(p.Items))
+	f.jobs = append(f.jobs, len(p.Jobs))
 	f.mu.Unlock()
 	return nil
 }
@@ -320,6 +327,180 @@ func TestCursor(t *testing.T) {
 	for _, c := range []string{"", "x", good[1:], good + "AA", strings.ToUpper(good), EncodeCursor(1, "msg_short"), EncodeCursor(1, strings.Repeat("Z", len(id)))} {
 		if _, _, err := DecodeCursor(c); !errors.Is(err, store.ErrInvalidCursor) {
 			t.Fatalf("DecodeCursor(%q): %v", c, err)
+		}
+	}
+}
+
+func TestWriterDoJoinsBatch(t *testing.T) {
+	f := &fake{}
+	var infos []store.BatchInfo
+	o := opts(100)
+	o.OnBatch = func(b store.BatchInfo) { infos = append(infos, b) }
+	f.gate, f.entered = make(chan struct{}), make(chan struct{}, 1)
+	gate := f.gate
+	w := NewWriter(o, f.commit, nil)
+	defer w.Close()
+	go w.Append(context.Background(), []store.NewMessage{msg("first")})
+	<-f.entered
+	var wg sync.WaitGroup
+	var sawTx bool
+	jobErr := errors.New("job failed")
+	errs := make([]error, 3)
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		errs[0] = w.Do(context.Background(), func(ctx context.Context, tx any) error {
+			sawTx = tx == f
+			return nil
+		})
+	}()
+	go func() {
+		defer wg.Done()
+		errs[1] = w.Do(context.Background(), func(ctx context.Context, tx any) error { return jobErr })
+	}()
+	go func() {
+		defer wg.Done()
+		_, errs[2] = w.Append(context.Background(), []store.NewMessage{msg("second")})
+	}()
+	waitQueued(w, 3)
+	close(gate)
+	wg.Wait()
+	if errs[0] != nil || !errors.Is(errs[1], jobErr) || errs[2] != nil {
+		t.Fatalf("errors %v: want nil, the job's own, nil", errs)
+	}
+	if !sawTx {
+		t.Fatalf("the job did not get the batch's transaction")
+	}
+	f.mu.Lock()
+	if len(f.batches) != 2 || f.batches[0] != 1 || f.jobs[0] != 2 || f.batches[1] != 1 || f.jobs[1] != 0 {
+		t.Fatalf("batches %v jobs %v: want the jobs in the batch that was in progress, the push in the next", f.batches, f.jobs)
+	}
+	f.mu.Unlock()
+	// A job alone is a batch of its own, which OnBatch does not report.
+	if err := w.Do(context.Background(), func(ctx context.Context, tx any) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if len(infos) != 2 {
+		t.Fatalf("OnBatch called %d times, want 2 (the batches with pushes)", len(infos))
+	}
+}
+
+func TestWriterDoFailsWithBatch(t *testing.T) {
+	boom := errors.New("boom")
+	f := &fake{err: func(int) error { return boom }}
+	w := NewWriter(opts(10), f.commit, nil)
+	ran := false
+	if err := w.Do(context.Background(), func(ctx context.Context, tx any) error { ran = true; return nil }); !errors.Is(err, boom) {
+		t.Fatalf("Do: %v, want the batch's error", err)
+	}
+	if ran {
+		t.Fatalf("the job ran in a failed batch")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := w.Do(ctx, func(ctx context.Context, tx any) error { return nil }); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Do with a canceled context: %v", err)
+	}
+	w.Close()
+	if err := w.Do(context.Background(), func(ctx context.Context, tx any) error { return nil }); !errors.Is(err, store.ErrClosed) {
+		t.Fatalf("Do after Close: %v", err)
+	}
+}
+
+func TestWriterDoSkipsAbandonedJob(t *testing.T) {
+	f := &fake{}
+	w, release := blocked(t, f, 100)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	ran := false
+	go func() {
+		done <- w.Do(ctx, func(ctx context.Context, tx any) error { ran = true; return nil })
+	}()
+	waitQueued(w, 1)
+	cancel()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Do: %v", err)
+	}
+	release()
+	if _, err := w.Append(context.Background(), []store.NewMessage{msg("next")}); err != nil {
+		t.Fatal(err)
+	}
+	if ran {
+		t.Fatalf("an abandoned job ran")
+	}
+}
+
+func TestCheckCycle(t *testing.T) {
+	id := store.MessageID("a", "k")
+	now := time.Date(2026, 1, 2, 3, 4, 5, 6789, time.UTC)
+	c, err := CheckCycle("d", "w", []store.Outcome{
+		{Attempt: store.Attempt{MessageID: store.MessageID("a", "z"), Destination: "d", N: 2, Duration: -time.Second}, RetryAt: now.Add(time.Minute)},
+		{Attempt: store.Attempt{MessageID: id, Destination: "d", N: 1, Duration: 1500 * time.Nanosecond}, Done: true, Dead: true},
+		{Attempt: store.Attempt{MessageID: id, Destination: "c", N: 1}, Dead: true},
+		{Attempt: store.Attempt{MessageID: id, Destination: "b", N: 1}},
+	}, 5, time.Second, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Now.Nanosecond() != 6000 || !c.LeaseUntil.Equal(c.Now.Add(time.Second)) {
+		t.Fatalf("times %v %v", c.Now, c.LeaseUntil)
+	}
+	if !slices.IsSortedFunc(c.Outcomes, func(x, y Outcome) int {
+		return strings.Compare(x.MessageID+"/"+x.Destination, y.MessageID+"/"+y.Destination)
+	}) {
+		t.Fatalf("outcomes not in (message, destination) order")
+	}
+	got := map[string]string{}
+	for _, o := range c.Outcomes {
+		retryIn := time.Duration(-1)
+		if o.Result == ResultRetry {
+			retryIn = o.RetryAt.Sub(c.Now)
+		}
+		got[fmt.Sprintf("%v/%s", o.MessageID == id, o.Destination)] = fmt.Sprintf("%s %d %v %v", o.Result, o.DurationUS, o.StartedAt.Equal(c.Now), retryIn)
+	}
+	want := map[string]string{"true/b": "retry 0 true 0s", "true/c": "dead 0 true -1ns", "true/d": "done 1 true -1ns", "false/d": "retry 0 true 1m0s"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("outcomes %v, want %v", got, want)
+	}
+	if _, err := CheckCycle("d", "w", []store.Outcome{
+		{Attempt: store.Attempt{MessageID: id, Destination: "d", N: 1}},
+		{Attempt: store.Attempt{MessageID: id, Destination: "d", N: 2}},
+	}, 0, 0, now); !errors.Is(err, store.ErrInvalid) {
+		t.Fatalf("two outcomes for one delivery: %v", err)
+	}
+}
+
+func TestCleanError(t *testing.T) {
+	for in, want := range map[string]string{
+		"":              "",
+		"plain":         "plain",
+		"a\x00b":        "a\uFFFDb",
+		"bad \xff utf8": "bad \uFFFD utf8",
+	} {
+		if got := CleanError(in); got != want {
+			t.Fatalf("CleanError(%q) = %q, want %q", in, got, want)
+		}
+	}
+	long := strings.Repeat("é", store.MaxErrorLen) // 2 bytes each
+	got := CleanError("x" + long)
+	if len(got) > store.MaxErrorLen || !utf8.ValidString(got) || len(got) < store.MaxErrorLen-1 {
+		t.Fatalf("cut to %d bytes, valid %v", len(got), utf8.ValidString(got))
+	}
+}
+
+func TestDeadCursor(t *testing.T) {
+	id := store.MessageID("a", "k")
+	for _, dest := range []string{"d", strings.Repeat("x", store.MaxDestinationLen), "名前"} {
+		c := EncodeDeadCursor(-5, id, dest)
+		at, gotID, gotDest, err := DecodeDeadCursor(c)
+		if err != nil || at != -5 || gotID != id || gotDest != dest {
+			t.Fatalf("round trip: %d %q %q %v", at, gotID, gotDest, err)
+		}
+	}
+	good := EncodeDeadCursor(1, id, "d")
+	for _, c := range []string{"", "x", good[:len(good)-2], EncodeCursor(1, id), EncodeDeadCursor(1, id, strings.Repeat("x", store.MaxDestinationLen+1)), EncodeDeadCursor(1, "msg_short", "d"), EncodeDeadCursor(1, id, "a\x00")} {
+		if _, _, _, err := DecodeDeadCursor(c); !errors.Is(err, store.ErrInvalidCursor) {
+			t.Fatalf("DecodeDeadCursor(%q): %v", c, err)
 		}
 	}
 }

@@ -36,7 +36,7 @@ type Candidate struct {
 //	record p.Nonces (sorted by key), setting Effective;
 //	p.PlanMessages();
 //	insert p.Msgs (sorted by app, dedup key), setting Inserted or Found;
-//	p.Resolve(); run the hook with p.Stored(); commit.
+//	p.Resolve(); run the hook with p.Stored(); run p.NextJob(0), (1)... until nil; commit.
 //
 // Distinct keys are sent to the database once and in one global order,
 // which both keeps batches of several replicas from deadlocking and lets a
@@ -45,6 +45,9 @@ type Plan struct {
 	Items  []store.StoredMessage
 	Nonces []Nonce
 	Msgs   []Candidate
+	Jobs   []Job // see NextJob
+
+	takeJob func() JobFunc // a job that arrived meanwhile, or nil
 
 	nonceIdx map[string]int
 	msgIdx   map[string]int
@@ -63,6 +66,8 @@ func (p *Plan) reset() {
 	p.Nonces = p.Nonces[:0]
 	clear(p.Msgs)
 	p.Msgs = p.Msgs[:0]
+	clear(p.Jobs)
+	p.Jobs = p.Jobs[:0]
 	clear(p.results)
 	p.results = p.results[:0]
 	clear(p.stored)
@@ -171,6 +176,24 @@ func (p *Plan) Resolve() error {
 		}
 	}
 	return nil
+}
+
+// NextJob returns the i-th job of the batch (from 0), or nil after the
+// last. Past the jobs the batch started with, it takes those that arrived
+// since, so that the backend, calling it until nil right before COMMIT,
+// lets a job join the batch up to the last moment.
+func (p *Plan) NextJob(i int) *Job {
+	if i >= len(p.Jobs) {
+		if p.takeJob == nil {
+			return nil
+		}
+		fn := p.takeJob()
+		if fn == nil {
+			return nil
+		}
+		p.Jobs = append(p.Jobs, Job{Fn: fn})
+	}
+	return &p.Jobs[i]
 }
 
 // Stored returns the messages the batch stores, in batch order, once

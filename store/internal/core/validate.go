@@ -86,8 +86,15 @@ func Normalize(msgs []store.NewMessage, now time.Time) ([]store.StoredMessage, e
 		if m.NonceKey != "" && m.NonceExpires.IsZero() {
 			return nil, invalid(i, "NonceExpires", "is zero")
 		}
+		if err := checkDestinations(i, m.Destinations); err != nil {
+			return nil, err
+		}
 		o := &out[i]
 		o.NewMessage = *m
+		o.Destinations = nil
+		if len(m.Destinations) > 0 {
+			o.Destinations = slices.Clone(m.Destinations)
+		}
 		if o.ReceivedAt.IsZero() {
 			o.ReceivedAt = now
 		}

@@ -25,22 +25,38 @@ type Writer struct {
 	retryable func(error) bool
 	opts      store.Options
 
-	mu     sync.RWMutex // held shared while sending to queue, exclusively to close it
+	mu     sync.RWMutex // held shared while sending to queue or jobs, exclusively to close them
 	closed atomic.Bool  // set under mu; read without it
 	queue  chan *request
+	jobs   chan *request // Do's calls: a batch takes them up to its COMMIT
 	done   chan struct{}
 
 	// Owned by the writer goroutine, reused from batch to batch.
-	plan Plan
-	reqs []*request
+	plan    Plan
+	reqs    []*request
+	jobReqs []*request // the callers of plan.Jobs, in order
 }
 
 type request struct {
 	ctx     context.Context
 	items   []store.StoredMessage
 	results []store.AppendResult
+	job     JobFunc // set for a Do call, which has no items
 	err     error
 	done    chan struct{}
+}
+
+// JobFunc is work that Do runs inside a batch's transaction. tx is the
+// backend's transaction (a *sql.Tx on SQLite). It may run more than once
+// when the batch is retried, so it must set its results afresh each time.
+type JobFunc func(ctx context.Context, tx any) error
+
+// Job is a job of the current batch. The backend runs the jobs that
+// Plan.NextJob gives after the messages and the hook, each in a savepoint
+// of its own, and sets Err: a failed job rolls back only its own work.
+type Job struct {
+	Fn  JobFunc
+	Err error
 }
 
 // MaxAttempts bounds how often a batch runs when its transaction fails with
@@ -55,8 +71,10 @@ func NewWriter(opts store.Options, commit CommitFunc, retryable func(error) bool
 		retryable: retryable,
 		opts:      opts,
 		queue:     make(chan *request, opts.QueueSize),
+		jobs:      make(chan *request, jobQueueSize),
 		done:      make(chan struct{}),
 	}
+	w.plan.takeJob = w.takeJob
 	go w.loop()
 	return w
 }
@@ -78,27 +96,78 @@ func (w *Writer) Append(ctx context.Context, msgs []store.NewMessage) ([]store.A
 		return []store.AppendResult{}, nil
 	}
 	r := &request{ctx: ctx, items: items, results: make([]store.AppendResult, len(items)), done: make(chan struct{})}
+	if err := w.submit(ctx, w.queue, r); err != nil {
+		return nil, err
+	}
+	return r.result()
+}
+
+// submit queues r on q and waits until the writer answered it, or ctx ended.
+func (w *Writer) submit(ctx context.Context, q chan<- *request, r *request) error {
 	w.mu.RLock()
 	if w.closed.Load() {
 		w.mu.RUnlock()
-		return nil, store.ErrClosed
+		return store.ErrClosed
 	}
 	select {
-	case w.queue <- r:
+	case q <- r:
 		w.mu.RUnlock()
 	case <-ctx.Done():
 		w.mu.RUnlock()
-		return nil, ctx.Err()
+		return ctx.Err()
 	}
 	select {
 	case <-r.done:
-		return r.result()
+		return nil
 	case <-ctx.Done():
 		select {
 		case <-r.done: // finished at the same moment: its answer is better
-			return r.result()
+			return nil
 		default:
-			return nil, ctx.Err()
+			return ctx.Err()
+		}
+	}
+}
+
+// jobQueueSize bounds the Do calls waiting for a batch: there is one per
+// delivery loop.
+const jobQueueSize = 256
+
+// Do runs job in a batch's transaction, so that it shares that batch's
+// commit (and fsync) instead of waiting for one of its own, and waits for
+// the commit, or for ctx to end (the job may still commit). It returns the
+// job's error, or the batch's when the batch failed. A job joins the batch
+// in progress when it arrives before that batch's COMMIT: a caller that
+// comes straight back after its commit does not wait a batch out.
+func (w *Writer) Do(ctx context.Context, job JobFunc) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	r := &request{ctx: ctx, job: job, done: make(chan struct{})}
+	if err := w.submit(ctx, w.jobs, r); err != nil {
+		return err
+	}
+	return r.err
+}
+
+// takeJob returns a job waiting on w.jobs, without waiting, or nil; it is
+// Plan.NextJob's source.
+func (w *Writer) takeJob() JobFunc {
+	for {
+		select {
+		case r, ok := <-w.jobs:
+			if !ok {
+				return nil
+			}
+			if err := r.ctx.Err(); err != nil { // its caller is gone
+				r.err = err
+				close(r.done)
+				continue
+			}
+			w.jobReqs = append(w.jobReqs, r)
+			return r.job
+		default:
+			return nil
 		}
 	}
 }
@@ -120,24 +189,38 @@ func (w *Writer) Close() {
 	if !w.closed.Load() {
 		w.closed.Store(true)
 		close(w.queue)
+		close(w.jobs)
 	}
 	w.mu.Unlock()
 	<-w.done
 }
 
 // Queued returns the number of calls waiting for the writer (for tests).
-func (w *Writer) Queued() int { return len(w.queue) }
+func (w *Writer) Queued() int { return len(w.queue) + len(w.jobs) }
 
 func (w *Writer) loop() {
 	defer close(w.done)
-	var carry *request // taken from the queue, but too large for the batch it was taken for
+	queue, jobs := w.queue, w.jobs // nil once closed and drained
+	var carry *request             // taken from the queue, but too large for the batch it was taken for
 	for {
 		r := carry
 		carry = nil
 		if r == nil {
-			var ok bool
-			if r, ok = <-w.queue; !ok {
+			if queue == nil && jobs == nil {
 				return
+			}
+			var ok bool
+			select {
+			case r, ok = <-queue:
+				if !ok {
+					queue = nil
+					continue
+				}
+			case r, ok = <-jobs:
+				if !ok {
+					jobs = nil
+					continue
+				}
 			}
 		}
 		w.reqs = append(w.reqs[:0], r)
@@ -145,7 +228,7 @@ func (w *Writer) loop() {
 	fill:
 		for n < w.opts.MaxBatch {
 			select {
-			case r2, ok := <-w.queue:
+			case r2, ok := <-queue:
 				if !ok {
 					break fill
 				}
@@ -176,12 +259,17 @@ func (w *Writer) run() {
 			close(r.done)
 			continue
 		}
+		if r.job != nil {
+			p.Jobs = append(p.Jobs, Job{Fn: r.job})
+			w.jobReqs = append(w.jobReqs, r)
+			continue
+		}
 		live = append(live, r)
 		p.Items = append(p.Items, r.items...)
 	}
 	clear(w.reqs[len(live):])
 	w.reqs = live
-	if len(live) == 0 {
+	if len(live) == 0 && len(p.Jobs) == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), w.opts.CommitTimeout)
@@ -205,7 +293,16 @@ func (w *Writer) run() {
 		off += len(r.items)
 		close(r.done)
 	}
-	if w.opts.OnBatch != nil {
+	for i, r := range w.jobReqs {
+		r.err = err
+		if err == nil {
+			r.err = p.Jobs[i].Err
+		}
+		close(r.done)
+	}
+	clear(w.jobReqs)
+	w.jobReqs = w.jobReqs[:0]
+	if w.opts.OnBatch != nil && len(p.Items) > 0 { // a batch of jobs alone is no batch of pushes
 		w.opts.OnBatch(info)
 	}
 	p.reset()
@@ -218,6 +315,9 @@ func (w *Writer) safeCommit(ctx context.Context, p *Plan) (err error) {
 		}
 	}()
 	p.Prepare()
+	for i := range p.Jobs {
+		p.Jobs[i].Err = nil
+	}
 	return w.commit(ctx, p)
 }
 
