@@ -695,7 +695,7 @@ func testDeadLetterPaging(t *testing.T, db Opener) {
 			t.Fatalf("DeadLetters with cursor %q: %v, want ErrInvalidCursor", c, err)
 		}
 	}
-	for _, f := range []store.DeadFilter{{Limit: -1}, {Limit: store.MaxListLimit + 1}, {App: "a\x00"}, {Destination: strings.Repeat("d", 65)}} {
+	for _, f := range []store.DeadFilter{{Limit: -1}, {Limit: store.MaxListLimit + 1}, {App: "a\x00"}, {Destination: strings.Repeat("d", store.MaxDestinationLen+1)}} {
 		if _, _, err := s.DeadLetters(ctx, f, ""); !errors.Is(err, store.ErrInvalid) {
 			t.Fatalf("DeadLetters %+v: %v, want ErrInvalid", f, err)
 		}
@@ -863,7 +863,7 @@ func testBadCycleInput(t *testing.T, db Opener) {
 		lease       time.Duration
 	}{
 		{"empty destination", "", "w", nil, 1, time.Second},
-		{"long destination", strings.Repeat("d", 65), "w", nil, 1, time.Second},
+		{"long destination", strings.Repeat("d", store.MaxDestinationLen+1), "w", nil, 1, time.Second},
 		{"empty owner", "d", "", nil, 1, time.Second},
 		{"NUL in owner", "d", "w\x00", nil, 1, time.Second},
 		{"negative limit", "d", "w", nil, -1, time.Second},

@@ -283,6 +283,11 @@ func (w *Writer) run() {
 	info.Items = len(p.Items)
 	info.Duration = time.Since(start)
 	info.Err = err
+	// Reported before the callers are released, so that a caller sees
+	// its batch counted when Append returns.
+	if w.opts.OnBatch != nil && len(p.Items) > 0 { // a batch of jobs alone is no batch of pushes
+		w.opts.OnBatch(info)
+	}
 	off := 0
 	for _, r := range live {
 		if err != nil {
@@ -302,9 +307,6 @@ func (w *Writer) run() {
 	}
 	clear(w.jobReqs)
 	w.jobReqs = w.jobReqs[:0]
-	if w.opts.OnBatch != nil && len(p.Items) > 0 { // a batch of jobs alone is no batch of pushes
-		w.opts.OnBatch(info)
-	}
 	p.reset()
 }
 
