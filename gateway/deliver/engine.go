@@ -106,6 +106,7 @@ type lane struct {
 	dest    Destination
 	name    string
 	limit   int
+	ahead   int           // deliveries claimed ahead of the free workers
 	timeout time.Duration // bound the engine puts on each attempt (0: the destination's own)
 	wake    chan struct{}
 	failing atomic.Bool // the last attempt failed: logs only the changes
@@ -189,6 +190,14 @@ func New(ds store.DeliveryStore, dests []Destination, owner string, opts Options
 		} else {
 			l.timeout = opts.Lease / 2
 		}
+		// Claim ahead as many as the workers can start before the lease
+		// of the last one runs out, even if every attempt takes the whole
+		// timeout: from one to eight times the limit.
+		attempt := timeoutOf(d)
+		if attempt <= 0 {
+			attempt = l.timeout
+		}
+		l.ahead = l.limit * min(max(int(opts.Lease/attempt)-1, 1), 8)
 		e.lanes = append(e.lanes, l)
 	}
 	for name := range opts.ConcurrencyFor {
@@ -257,10 +266,10 @@ func (e *Engine) runLane(ctx context.Context, l *lane) error {
 	// which holds up to limit more: while the loop waits on a Cycle (a
 	// commit), the workers go on with what was claimed ahead, so that the
 	// destination is never idle for the store's sake.
-	todo := make(chan store.Claimed, l.limit)
+	todo := make(chan store.Claimed, l.ahead)
 	// Buffered to everything outstanding: a worker never blocks handing
 	// its outcome.
-	results := make(chan store.Outcome, 2*l.limit)
+	results := make(chan store.Outcome, l.limit+l.ahead)
 	for range l.limit {
 		go func() {
 			for c := range todo {
@@ -285,7 +294,7 @@ func (e *Engine) runLane(ctx context.Context, l *lane) error {
 		}
 	}
 	for ctx.Err() == nil {
-		if len(finished) == 0 && (!hungry || outstanding >= 2*l.limit) {
+		if len(finished) == 0 && (!hungry || outstanding >= l.limit+l.ahead) {
 			select {
 			case <-ctx.Done():
 				continue
@@ -307,7 +316,7 @@ func (e *Engine) runLane(ctx context.Context, l *lane) error {
 				break drain
 			}
 		}
-		want := min(2*l.limit-outstanding, store.MaxCycle)
+		want := min(l.limit+l.ahead-outstanding, store.MaxCycle)
 		if want <= 0 {
 			want = 0
 		}
