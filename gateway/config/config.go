@@ -25,7 +25,7 @@ const (
 	DefaultMaxBackoff     = 10 * time.Minute
 	DefaultMaxAttempts    = 20
 	DefaultTimeout        = 10 * time.Second
-	DefaultConcurrency    = 8
+	DefaultConcurrency    = 16
 	DefaultOpenAPIURL     = "https://api.weixin.qq.com"
 	// DefaultAppName is the app that single-app mode (flags) configures.
 	DefaultAppName = "default"
@@ -121,7 +121,7 @@ type Delivery struct {
 	// Timeout bounds one webhook call. Default 10s.
 	Timeout time.Duration `yaml:"timeout"`
 	// Concurrency is the number of calls in flight per destination.
-	// Default 8.
+	// Default 16.
 	Concurrency int `yaml:"concurrency"`
 }
 

@@ -114,7 +114,7 @@ func TestDefaults(t *testing.T) {
 		Listen: ":8080", StateDir: ".wxgate", Store: "sqlite:.wxgate/wxgate.db",
 		NATS: NATS{Stream: "WXGATE"}, Log: Log{Format: "text", Level: "info"}, Retain: 720 * time.Hour,
 		Delivery: Delivery{InitialBackoff: time.Second, MaxBackoff: 10 * time.Minute, MaxAttempts: 20,
-			Timeout: 10 * time.Second, Concurrency: 8},
+			Timeout: 10 * time.Second, Concurrency: 16},
 		OpenAPIURL: "https://api.weixin.qq.com",
 	}
 	got := *c

@@ -25,7 +25,7 @@ const (
 	DefaultInitialBackoff = time.Second
 	DefaultMaxBackoff     = 10 * time.Minute
 	DefaultMaxAttempts    = 20
-	DefaultConcurrency    = 8
+	DefaultConcurrency    = 16
 	DefaultLease          = 30 * time.Second
 	DefaultPollInterval   = time.Second
 	DefaultDrainTimeout   = 10 * time.Second
