@@ -45,6 +45,7 @@ func gatewayLoad(args []string) {
 	webhookDelay := fs.Duration("webhook-delay", 0, "how long the webhook takes to answer")
 	sample := fs.Int("sample", 0, "print the server's RSS every this many pushes")
 	skipBare := fs.Bool("skip-bare", false, "do not measure the bare net/http ceiling")
+	extra := fs.String("serve-args", "", "more arguments for wxgate serve, space-separated (e.g. --debug-addr 127.0.0.1:6061)")
 	fs.Parse(args)
 	if *bin == "" {
 		log.Fatal("-wxgate is required")
@@ -78,6 +79,7 @@ func gatewayLoad(args []string) {
 		"--appid", appID, "--token", token, "--aes-key", aesKey, "--mode", "safe",
 		"--webhook", "http://"+sinkLn.Addr().String()+"/hook", "--webhook-secret", "loadtest-webhook-secret",
 		"--log-level", "warn", "--max-conns", "4096")
+	cmd.Args = append(cmd.Args, strings.Fields(*extra)...)
 	logFile, _ := os.Create(filepath.Join(dir, "serve.log"))
 	cmd.Stderr, cmd.Stdout = logFile, logFile
 	if err := cmd.Start(); err != nil {
