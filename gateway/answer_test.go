@@ -213,7 +213,6 @@ func TestReplyItem(t *testing.T) {
 			t.Errorf("%s: %s", item, body)
 		}
 	}
-	_ = http.StatusOK
 }
 
 // Outside office hours the away message comes once per user and closed
@@ -253,5 +252,44 @@ func TestAwayOncePerPeriod(t *testing.T) {
 	c2.Push(context.Background(), &message.Text{Content: "hi"})
 	if got := a.sentTo(t, other.OpenID, 1); len(got) != 1 {
 		t.Fatalf("another user got %d away messages", len(got))
+	}
+}
+
+// The whole path: a push is stored, the delivery engine posts it to the
+// webhook, and the webhook's answer carries a reply that reaches the user.
+func TestWebhookReplyThroughTheEngine(t *testing.T) {
+	a := newAnswering(t, "")
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"replies":[{"msgtype":"text","text":{"content":"已收到您的订单"}}]}`))
+	}))
+	defer hook.Close()
+	dest, err := deliver.NewWebhook(deliver.WebhookConfig{Name: "hook", URL: hook.URL, Secrets: [][]byte{[]byte("0123456789abcdef0")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := deliver.New(a.st, []deliver.Destination{dest}, "", deliver.Options{OnDelivered: a.g.WebhookReplied, PollInterval: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	user := a.world.NewUser()
+	c, _ := wechatsim.NewClient(wechatsim.ClientConfig{Handler: a.handler, Path: "/wechat", AppID: tAppID, Token: tToken,
+		AESKey: tKey, World: a.world, OpenID: user.OpenID})
+	defer c.Close()
+	if out, err := c.Push(context.Background(), &message.Text{Content: "下单"}); err != nil || !out.Accepted {
+		t.Fatalf("%v %+v", err, out)
+	}
+	got := a.sentTo(t, user.OpenID, 1)
+	if len(got) != 1 || !strings.Contains(string(got[0].Body), "已收到您的订单") {
+		t.Fatalf("the webhook's reply did not reach the user: %+v", got)
+	}
+	recs, _ := a.outbound(t, user.OpenID, 1)
+	if len(recs) != 1 || recs[0].Sender != "webhook:hook" || !recs[0].OK {
+		t.Fatalf("outbound: %+v", recs)
 	}
 }
