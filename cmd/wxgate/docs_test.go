@@ -32,8 +32,8 @@ func TestReadmeOpening(t *testing.T) {
 		t.Fatal("README has fewer than two sh blocks")
 	}
 	first := strings.Split(strings.TrimSpace(readme[blocks[0][2]:blocks[0][3]]), "\n")
-	if len(first) != 2 || !strings.HasPrefix(first[0], "go run ./cmd/wxgate serve ") || !strings.HasPrefix(first[1], "go test ./... ") {
-		t.Fatalf("README does not open with serve and test: %q", first)
+	if len(first) != 2 || !strings.HasPrefix(first[0], "go run ./cmd/wxgate dev ") || !strings.HasPrefix(first[1], "go test ./... ") {
+		t.Fatalf("README does not open with dev and test: %q", first)
 	}
 	if before := strings.TrimSpace(readme[:blocks[0][0]]); before != "# wxgate" {
 		t.Fatalf("something comes before the opening commands: %q", before)
