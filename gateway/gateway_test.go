@@ -8,7 +8,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +23,7 @@ import (
 	"github.com/wxgate/wxgate/store"
 	"github.com/wxgate/wxgate/store/sqlite"
 	"github.com/wxgate/wxgate/wechatsim"
+	"github.com/wxgate/wxgate/wxcrypt"
 )
 
 const (
@@ -344,4 +347,24 @@ func TestNewRejectsBadOptions(t *testing.T) {
 		}
 	}
 	_ = time.Second
+}
+
+// A body over the app's cap is refused with 413 and nothing is stored.
+func TestOversizedBodyRefused(t *testing.T) {
+	f := newFixture(t, func(o *Options) { o.Apps[0].Push.MaxBody = 512 })
+	q := signedQuery(tToken)
+	rec := httptest.NewRecorder()
+	f.handler.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/wechat?"+q, strings.NewReader("<xml>"+strings.Repeat("<A>x</A>", 200)+"</xml>")))
+	if rec.Code != http.StatusRequestEntityTooLarge {
+		t.Fatalf("status %d %q", rec.Code, rec.Body)
+	}
+	if msgs, _, _ := f.st.List(context.Background(), store.Filter{}, ""); len(msgs) != 0 {
+		t.Fatalf("%d stored", len(msgs))
+	}
+}
+
+// signedQuery signs a plaintext push URL for now.
+func signedQuery(token string) string {
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	return url.Values{"signature": {wxcrypt.Signature(token, ts, "99")}, "timestamp": {ts}, "nonce": {"99"}}.Encode()
 }

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 
 	"github.com/wxgate/wxgate/gateway/rules"
 	"github.com/wxgate/wxgate/gateway/webhook"
@@ -111,11 +110,14 @@ func (a *appHandler) receive(r *http.Request) outcome {
 	head := req.Push.Head()
 	kind := message.KindOf(req.Push).String()
 	receivedAt := a.g.now()
-	msgJSON, err := message.Encode(req.Push, message.FormatJSON)
-	if err != nil {
+	notJSON := func(err error) outcome {
 		o := refused(&push.Error{Code: "bad_message", Message: "message cannot be represented as JSON", Err: push.ErrMalformed})
 		o.detail, o.kind = err.Error(), kind
 		return o
+	}
+	msgJSON, err := message.Encode(req.Push, message.FormatJSON)
+	if err != nil {
+		return notJSON(err)
 	}
 	dedupKey := req.Push.DedupKey()
 	id := store.MessageID(a.app.Name, dedupKey)
@@ -125,9 +127,7 @@ func (a *appHandler) receive(r *http.Request) outcome {
 		ReceivedAt: webhook.FormatTime(receivedAt), Message: msgJSON,
 	})
 	if err != nil {
-		o := refused(&push.Error{Code: "bad_message", Message: "message cannot be represented as JSON", Err: push.ErrMalformed})
-		o.detail, o.kind = err.Error(), kind
-		return o
+		return notJSON(err)
 	}
 	// The app's rules decide the passive answer, what to send, and whether
 	// the push goes on to the destinations.
@@ -231,17 +231,12 @@ func eventOf(h *message.Header) string {
 	return ""
 }
 
-// readBody reads the body, at most max bytes.
+// readBody reads the body, at most max+1 bytes: Open refuses a body
+// larger than max with its own ErrTooLarge.
 func readBody(r *http.Request, max int64) ([]byte, error) {
-	if r.ContentLength > max {
-		return nil, &push.Error{Code: "too_large", Message: "body larger than " + strconv.FormatInt(max, 10) + " bytes", Err: push.ErrTooLarge}
-	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
-	switch {
-	case err != nil:
+	if err != nil {
 		return nil, &push.Error{Code: "bad_body", Message: "could not read the body", Err: push.ErrMalformed}
-	case int64(len(body)) > max:
-		return nil, &push.Error{Code: "too_large", Message: "body larger than " + strconv.FormatInt(max, 10) + " bytes", Err: push.ErrTooLarge}
 	}
 	return body, nil
 }

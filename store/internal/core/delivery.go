@@ -91,17 +91,22 @@ type Cycle struct {
 // CleanError makes an attempt error storable: valid UTF-8 (PostgreSQL's
 // text refuses anything else), without NUL bytes, at most MaxErrorLen
 // bytes, cut at a character boundary.
-func CleanError(s string) string {
+func CleanError(s string) string { return CleanText(s, "\uFFFD", store.MaxErrorLen) }
+
+// CleanText makes s storable as text: valid UTF-8 (invalid bytes become
+// U+FFFD), each NUL replaced by nul, and at most max bytes, cut at a rune
+// boundary.
+func CleanText(s, nul string, max int) string {
 	if !utf8.ValidString(s) {
 		s = strings.ToValidUTF8(s, "\uFFFD")
 	}
 	if strings.IndexByte(s, 0) >= 0 {
-		s = strings.ReplaceAll(s, "\x00", "\uFFFD")
+		s = strings.ReplaceAll(s, "\x00", nul)
 	}
-	if len(s) <= store.MaxErrorLen {
+	if len(s) <= max {
 		return s
 	}
-	cut := store.MaxErrorLen
+	cut := max
 	for cut > 0 && !utf8.RuneStart(s[cut]) {
 		cut--
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"fmt"
+	"github.com/wxgate/wxgate/store/internal/core"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -87,18 +88,7 @@ func checkString(field, v string, max int, required bool) error {
 
 // CleanError makes an explanation storable: valid UTF-8 (PostgreSQL's text
 // refuses anything else), without NUL bytes, at most MaxErrorLen bytes.
-func CleanError(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	s = strings.ReplaceAll(s, "\x00", "")
-	if len(s) <= MaxErrorLen {
-		return s
-	}
-	cut := MaxErrorLen
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut]
-}
+func CleanError(s string) string { return core.CleanText(s, "", MaxErrorLen) }
 
 // CheckRecord validates o for RecordOutbound and normalizes it: an id and
 // a creation time (now) when missing, times in UTC to the microsecond, an
