@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/wxgate/wxgate/store"
+	"github.com/wxgate/wxgate/store/internal/core"
 	"github.com/wxgate/wxgate/store/internal/outcore"
 )
 
@@ -52,11 +53,8 @@ func (s *Store) ListOutbound(ctx context.Context, f store.OutboundFilter, cursor
 		return nil, "", err
 	}
 	var q strings.Builder
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	var args core.Args
+	arg := args.Add
 	q.WriteString(`SELECT ` + outboundColumns + ` FROM outbound WHERE true`)
 	if f.App != "" {
 		q.WriteString(` AND app = ` + arg(f.App))

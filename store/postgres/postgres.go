@@ -583,12 +583,9 @@ func (s *Store) List(ctx context.Context, f store.Filter, cursor string) ([]stor
 		return nil, "", err
 	}
 	var q strings.Builder
-	var args []any
+	var args core.Args
 	q.WriteString(`SELECT ` + msgColumns + ` FROM messages WHERE true`)
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	arg := args.Add
 	if f.App != "" {
 		q.WriteString(` AND app = ` + arg(f.App))
 	}

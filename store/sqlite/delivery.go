@@ -299,11 +299,8 @@ func (s *Store) DeadLetters(ctx context.Context, f store.DeadFilter, cursor stri
 		return nil, "", err
 	}
 	var q strings.Builder
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	var args core.Args
+	arg := args.Add
 	q.WriteString(`SELECT ` + deliveryColumns + ` FROM deliveries WHERE state = 'dead'`)
 	if f.App != "" {
 		q.WriteString(` AND app = ` + arg(f.App))

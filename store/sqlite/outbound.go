@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/wxgate/wxgate/store"
+	"github.com/wxgate/wxgate/store/internal/core"
 	"github.com/wxgate/wxgate/store/internal/outcore"
 )
 
@@ -51,11 +52,8 @@ func (s *Store) ListOutbound(ctx context.Context, f store.OutboundFilter, cursor
 		return nil, "", err
 	}
 	var q strings.Builder
-	var args []any
-	arg := func(v any) string {
-		args = append(args, v)
-		return "$" + strconv.Itoa(len(args))
-	}
+	var args core.Args
+	arg := args.Add
 	q.WriteString(`SELECT ` + outboundColumns + ` FROM outbound WHERE 1=1`)
 	if f.App != "" {
 		q.WriteString(` AND app = ` + arg(f.App))

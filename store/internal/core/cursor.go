@@ -3,6 +3,7 @@ package core
 import (
 	"encoding/base64"
 	"encoding/binary"
+	"strconv"
 
 	"github.com/wxgate/wxgate/store"
 )
@@ -34,4 +35,14 @@ func DecodeCursor(s string) (receivedMicro int64, id string, err error) {
 		return 0, "", store.ErrInvalidCursor
 	}
 	return int64(binary.BigEndian.Uint64(b[1:9])), id, nil
+}
+
+// Args collects a query's arguments; Add returns the placeholder of the
+// one it adds ($1, $2, ...: both dialects take them).
+type Args []any
+
+// Add appends v and returns its placeholder.
+func (a *Args) Add(v any) string {
+	*a = append(*a, v)
+	return "$" + strconv.Itoa(len(*a))
 }
