@@ -70,15 +70,10 @@ func openGateway(ctx context.Context, cfg *config.Config, logger *slog.Logger) (
 		}
 	}()
 
-	var destNames []string
-	for _, name := range cfg.AppNames() {
-		for _, d := range cfg.Apps[name].Destinations {
-			destNames = append(destNames, destinationName(name, d.Name))
-		}
-	}
-	metrics := gateway.NewMetrics(st.DeliveryStats, destNames...)
 	ready := map[string]func(context.Context) error{}
+	concurrency := map[string]int{}
 	var apps []gateway.App
+	var destNames []string
 	for _, name := range cfg.AppNames() {
 		app := cfg.Apps[name]
 		ga := gateway.App{Name: name, Path: app.Path, Push: app.PushConfig()}
@@ -91,19 +86,16 @@ func openGateway(ctx context.Context, cfg *config.Config, logger *slog.Logger) (
 			if n, isNATS := dest.(*deliver.NATS); isNATS {
 				ready["nats"] = n.Ready
 			}
+			if d.Webhook != nil && d.Webhook.Concurrency > 0 {
+				concurrency[full] = d.Webhook.Concurrency
+			}
 			rt.dests = append(rt.dests, dest)
 			ga.Destinations = append(ga.Destinations, full)
+			destNames = append(destNames, full)
 		}
 		apps = append(apps, ga)
 	}
-	concurrency := map[string]int{}
-	for _, name := range cfg.AppNames() {
-		for _, d := range cfg.Apps[name].Destinations {
-			if d.Webhook != nil && d.Webhook.Concurrency > 0 {
-				concurrency[destinationName(name, d.Name)] = d.Webhook.Concurrency
-			}
-		}
-	}
+	metrics := gateway.NewMetrics(st.DeliveryStats, destNames...)
 	// The gateway answers through the Open API for the rules and the
 	// webhooks' replies; it is made after the engine, which it notifies.
 	var gw *gateway.Gateway
